@@ -1,0 +1,5 @@
+"""`python -m slogen` runs the command line."""
+
+from slogen.cli import main
+
+main()

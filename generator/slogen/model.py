@@ -1,0 +1,150 @@
+"""The frozen model of a valid spec. Everything below the loader reads these, never raw dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from types import MappingProxyType
+
+Labels = Mapping[str, str]
+
+
+def frozen_labels(items: Mapping[str, str] | None) -> Labels:
+    """A read-only, key-sorted copy of a label map."""
+    return MappingProxyType(dict(sorted((items or {}).items())))
+
+
+@dataclass(frozen=True)
+class RatioSLI:
+    """Events from two counter selectors; exactly one of errors/good is set."""
+
+    total: str
+    errors: str | None = None
+    good: str | None = None
+
+
+@dataclass(frozen=True)
+class LatencySLI:
+    """A classic histogram: requests slower than `threshold_seconds` are errors."""
+
+    metric: str
+    threshold: str  # as written, e.g. "2s"
+    threshold_seconds: float
+    selector: Labels = field(default_factory=lambda: frozen_labels(None))
+
+
+@dataclass(frozen=True)
+class ExprSLI:
+    """Raw PromQL with a `$window` placeholder; exactly one of errors/good is set."""
+
+    total: str
+    errors: str | None = None
+    good: str | None = None
+
+
+SLI = RatioSLI | LatencySLI | ExprSLI
+
+
+@dataclass(frozen=True)
+class AlertOverride:
+    """Per-severity alert settings."""
+
+    disable: bool = False
+    labels: Labels = field(default_factory=lambda: frozen_labels(None))
+    annotations: Labels = field(default_factory=lambda: frozen_labels(None))
+
+
+@dataclass(frozen=True)
+class Alerting:
+    """Alert labels and annotations shared by both severities, plus per-severity overrides."""
+
+    labels: Labels = field(default_factory=lambda: frozen_labels(None))
+    annotations: Labels = field(default_factory=lambda: frozen_labels(None))
+    page: AlertOverride = field(default_factory=AlertOverride)
+    ticket: AlertOverride = field(default_factory=AlertOverride)
+
+
+@dataclass(frozen=True)
+class SLO:
+    """One objective of one service."""
+
+    service: str
+    name: str
+    objective: Fraction  # as a ratio: 99.9 % → 999/1000, exact so thresholds print cleanly
+    window: str  # e.g. "30d"
+    sli: SLI
+    description: str = ""
+    labels: Labels = field(default_factory=lambda: frozen_labels(None))  # the service's labels
+    alerting: Alerting = field(default_factory=Alerting)
+
+    @property
+    def error_budget(self) -> Fraction:
+        """1 − objective, as a ratio."""
+        return 1 - self.objective
+
+    @property
+    def objective_percent(self) -> float:
+        """The objective as the percent the user wrote."""
+        return float(self.objective * 100)
+
+    @property
+    def window_days(self) -> int:
+        """The SLO period in days."""
+        return int(self.window.removesuffix("d"))
+
+    @property
+    def sli_kind(self) -> str:
+        """`ratio`, `latency` or `expr`."""
+        return {RatioSLI: "ratio", LatencySLI: "latency", ExprSLI: "expr"}[type(self.sli)]
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service and its SLOs."""
+
+    name: str
+    slos: tuple[SLO, ...]
+    labels: Labels = field(default_factory=lambda: frozen_labels(None))
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Deploy-policy thresholds on % of error budget remaining."""
+
+    caution: float = 80.0
+    warning: float = 50.0
+    freeze: float = 20.0
+
+
+@dataclass(frozen=True)
+class Grafana:
+    """Where and how dashboards are published."""
+
+    url: str = "http://localhost:3000"
+    datasource: str = "prometheus"
+    folder_uid: str = "slo"
+    folder_title: str = "SLOs"
+    dashboard_uid: str = "error-budget-slo"
+    dashboard_title: str = "Error Budget & SLO Tracking"
+    refresh: str = "30s"
+    time: str = "7d"
+    tags: tuple[str, ...] = ("slo", "error-budget", "observability")
+    per_service: bool = False
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A whole, valid spec."""
+
+    source: str  # the spec's file name as shown in generated headers, e.g. "slos.yaml"
+    services: tuple[Service, ...]
+    default_window: str = "30d"
+    policy: Policy = field(default_factory=Policy)
+    grafana: Grafana = field(default_factory=Grafana)
+
+    @property
+    def slos(self) -> tuple[SLO, ...]:
+        """Every SLO of every service, in spec order."""
+        return tuple(slo for service in self.services for slo in service.slos)

@@ -1,0 +1,114 @@
+"""The published JSON Schema of slos.yaml (slogen/v1) and its translation into plain-English problems."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from slogen.errors import Problem
+from slogen.yamlpos import Located, json_path
+
+SPEC_VERSION = "slogen/v1"
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+}
+
+
+@cache
+def schema_text() -> str:
+    """The JSON Schema as shipped in the package (what `slogen schema` prints)."""
+    return resources.files("slogen").joinpath("data/slos.schema.json").read_text(encoding="utf-8")
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    # Compiled once per process: building the validator dominates small validations.
+    return jsonschema.Draft202012Validator(json.loads(schema_text()))
+
+
+def schema_problems(located: Located) -> list[Problem]:
+    """Every schema violation in the document, each with its position and a readable message."""
+    out: list[Problem] = []
+    for error in _validator().iter_errors(located.data):
+        out.extend(_translate(error, located))
+    return out
+
+
+def _typename(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "true/false", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _at(located: Located, path: tuple[Any, ...], message: str, *, key: bool = False) -> Problem:
+    line, col = located.position(path, key=key)
+    return Problem(line, col, json_path(path), message)
+
+
+def _translate(error: ValidationError, located: Located) -> list[Problem]:
+    path = tuple(error.absolute_path)
+    kind = error.validator
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    instance = error.instance
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        known = sorted(schema.get("properties", {}))
+        problems = []
+        for extra in sorted((k for k in instance if k not in known), key=str):
+            hint = difflib.get_close_matches(str(extra), known, n=1, cutoff=0.6)
+            advice = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(known)}"
+            problems.append(_at(located, (*path, extra), f"unknown key {extra!r}{advice}", key=True))
+        return problems
+    if kind == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return [_at(located, path, f"missing required key {missing!r}")]
+    if kind == "type" and path and path[-1] == "threshold":
+        return [_at(located, path, f"threshold {instance!r} is not a duration: write it with a unit, e.g. 300ms or 2s")]
+    if kind == "type":
+        want = schema.get("type")
+        wanted = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in (want if isinstance(want, list) else [want]))
+        return [_at(located, path, f"expected {wanted}, got {_typename(instance)}")]
+    if kind == "const" and path == ("version",):
+        return [_at(located, path, f"unknown version {instance!r}; this slogen reads {SPEC_VERSION!r}")]
+    if kind == "enum":
+        choices = ", ".join(str(c) for c in schema.get("enum", []))
+        what = "unsupported window" if path and path[-1] == "window" else "unsupported value"
+        return [_at(located, path, f"{what} {instance!r}; use one of {choices}")]
+    if kind == "pattern" and path and path[-1] == "name":
+        return [_at(located, path, f"invalid name {instance!r}: use lower-case letters, digits and '-', "
+                                   "starting and ending with a letter or digit (it becomes part of rule "
+                                   "names, dashboard uids and file names)")]
+    if kind == "pattern" and path and path[-1] == "metric":
+        return [_at(located, path, f"{instance!r} is not a valid Prometheus metric name")]
+    if kind == "pattern" and path and path[-1] == "uid":
+        return [_at(located, path, f"invalid uid {instance!r}: at most 40 of a-z A-Z 0-9 '-' '_'")]
+    if "propertyNames" in error.schema_path:
+        return [_at(located, (*path, instance), f"{instance!r} is not a valid Prometheus label name "
+                                                "(letters, digits and '_', not starting with a digit)", key=True)]
+    if kind in ("exclusiveMinimum", "exclusiveMaximum") and path and path[-1] == "objective":
+        return [_at(located, path, f"objective {instance!r} is out of range: give a percent strictly between "
+                                   "0 and 100, e.g. 99.9")]
+    if kind in ("minimum", "maximum"):
+        return [_at(located, path, f"{instance!r} is out of range: give a percent from 0 to 100")]
+    if kind == "maxLength":
+        return [_at(located, path, f"{instance!r} is too long (at most {schema.get('maxLength')} characters)")]
+    if kind == "minLength":
+        return [_at(located, path, "must not be empty")]
+    if kind == "minItems":
+        return [_at(located, path, f"needs at least {schema.get('minItems')} item")]
+    if kind == "oneOf" and isinstance(instance, dict) and "total" in schema.get("properties", {}):
+        return [_at(located, path, "give exactly one of 'errors' or 'good' (beside 'total')")]
+    if kind in ("minProperties", "maxProperties") and path and path[-1] == "sli":
+        return [_at(located, path, "choose exactly one SLI kind: ratio, latency or expr")]
+    return [_at(located, path, error.message)]

@@ -1,0 +1,262 @@
+"""Load slos.yaml: read, parse with positions, check the schema and the cross-field rules, build the model.
+
+`load()` either returns a whole `Spec` or raises `SpecError` carrying every problem found.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from typing import Any
+
+import yaml
+
+from slogen import conventions
+from slogen.durations import parse_duration
+from slogen.errors import Problem, SpecError
+from slogen.model import (
+    SLO,
+    Alerting,
+    AlertOverride,
+    ExprSLI,
+    Grafana,
+    LatencySLI,
+    Policy,
+    RatioSLI,
+    Service,
+    Spec,
+    frozen_labels,
+)
+from slogen.promql import PromQLSyntaxError, lint_expression, parse_selector
+from slogen.schema import SPEC_VERSION, schema_problems
+from slogen.yamlpos import Located, json_path, load_located
+
+WINDOW_PLACEHOLDER = "$window"
+
+
+def load(path: str) -> Spec:
+    """Read and validate the spec at `path`; raises SpecError with every problem."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise SpecError(path, [Problem(0, 0, "$", f"cannot read the spec: {exc.strerror or exc}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(path, [Problem(0, 0, "$", f"not UTF-8 text (byte {exc.start})")]) from None
+    return loads(text, filename=path)
+
+
+def loads(text: str, *, filename: str = "slos.yaml") -> Spec:
+    """Validate spec text; `filename` is used in messages and generated-file headers."""
+    located = _parse(text, filename)
+    problems = list(located.duplicates) + schema_problems(located) + semantic_problems(located)
+    if problems:
+        raise SpecError(filename, _unique(problems))
+    return build(located.data, source=os.path.basename(filename))
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return sorted(set(problems))
+
+
+def _parse(text: str, filename: str) -> Located:
+    try:
+        located = load_located(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        what = exc.problem or exc.context or "invalid YAML"
+        raise SpecError(filename, [Problem(line, col, "$", f"YAML syntax error: {what}")]) from None
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        raise SpecError(filename, [Problem(0, 0, "$", f"YAML error: {exc}")]) from None
+    if located.data is None:
+        raise SpecError(filename, [Problem(1, 1, "$", f"the spec is empty: start with 'version: {SPEC_VERSION}'")])
+    if not isinstance(located.data, dict):
+        raise SpecError(filename, [Problem(1, 1, "$", f"expected a mapping with 'version: {SPEC_VERSION}' "
+                                                      f"and 'services', got {type(located.data).__name__}")])
+    return located
+
+
+# ---------------------------------------------------------------- cross-field rules
+
+
+def semantic_problems(located: Located) -> list[Problem]:
+    """Rules a JSON Schema cannot say; tolerant of wrongly typed parts (the schema reports those)."""
+    doc = located.data
+    out: list[Problem] = []
+
+    def at(path: tuple[Any, ...], message: str, *, key: bool = False) -> None:
+        line, col = located.position(path, key=key)
+        out.append(Problem(line, col, json_path(path), message))
+
+    policy = doc.get("policy")
+    if isinstance(policy, dict):
+        values = {k: policy.get(k, getattr(Policy(), k)) for k in ("caution", "warning", "freeze")}
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values.values()) and not (
+            values["caution"] > values["warning"] > values["freeze"]
+        ):
+            at(("policy",), "thresholds out of order: need caution > warning > freeze "
+                            f"(got {values['caution']:g}, {values['warning']:g}, {values['freeze']:g})")
+    services = doc.get("services")
+    if not isinstance(services, list):
+        return out
+    seen_services: dict[str, int] = {}
+    for si, service in enumerate(services):
+        if not isinstance(service, dict):
+            continue
+        name = service.get("name")
+        if isinstance(name, str):
+            if name in seen_services:
+                at(("services", si, "name"), f"duplicate service name {name!r} (first at $.services"
+                                             f"[{seen_services[name]}])")
+            seen_services.setdefault(name, si)
+        labels = service.get("labels")
+        if isinstance(labels, dict):
+            for reserved in sorted(set(labels) & conventions.RESERVED_LABELS, key=str):
+                at(("services", si, "labels", reserved), f"label {reserved!r} is set by slogen; choose another "
+                                                         "name", key=True)
+        slos = service.get("slos")
+        if not isinstance(slos, list):
+            continue
+        seen_slos: dict[str, int] = {}
+        for li, slo in enumerate(slos):
+            if not isinstance(slo, dict):
+                continue
+            slo_name = slo.get("name")
+            if isinstance(slo_name, str):
+                if slo_name in seen_slos:
+                    at(("services", si, "slos", li, "name"), f"duplicate SLO name {slo_name!r} in service "
+                                                            f"{name!r} (first at slos[{seen_slos[slo_name]}])")
+                seen_slos.setdefault(slo_name, li)
+            sli = slo.get("sli")
+            if isinstance(sli, dict):
+                _check_sli(sli, ("services", si, "slos", li, "sli"), at)
+    return out
+
+
+def _check_sli(sli: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
+    ratio = sli.get("ratio")
+    if isinstance(ratio, dict):
+        parsed = {}
+        for key in ("errors", "good", "total"):
+            value = ratio.get(key)
+            if isinstance(value, str):
+                try:
+                    parsed[key] = str(parse_selector(value))
+                except PromQLSyntaxError as exc:
+                    at((*path, "ratio", key), f"selector does not parse: {exc}")
+        for key in ("errors", "good"):
+            if key in parsed and parsed[key] == parsed.get("total"):
+                at((*path, "ratio", key), f"'{key}' is the same selector as 'total': the SLI would always be "
+                                          f"{'100' if key == 'errors' else '0'} % errors")
+    expr = sli.get("expr")
+    if isinstance(expr, dict):
+        texts = {}
+        for key in ("errors", "good", "total"):
+            value = expr.get(key)
+            if not isinstance(value, str):
+                continue
+            texts[key] = " ".join(value.split())
+            if WINDOW_PLACEHOLDER not in value:
+                at((*path, "expr", key), f"missing the {WINDOW_PLACEHOLDER} placeholder: write the range as "
+                                         f"[{WINDOW_PLACEHOLDER}] so slogen can evaluate each alert window")
+                continue
+            try:
+                lint_expression(value.replace(WINDOW_PLACEHOLDER, "5m"))
+            except PromQLSyntaxError as exc:
+                at((*path, "expr", key), f"PromQL does not parse: {exc}")
+        for key in ("errors", "good"):
+            if key in texts and texts[key] == texts.get("total"):
+                at((*path, "expr", key), f"'{key}' is the same expression as 'total'")
+    latency = sli.get("latency")
+    if isinstance(latency, dict):
+        threshold = latency.get("threshold")
+        if isinstance(threshold, str):  # other types: the schema reports them
+            try:
+                if parse_duration(threshold) <= 0:
+                    raise ValueError
+            except ValueError:
+                at((*path, "latency", "threshold"), f"threshold {threshold!r} is not a duration: write it "
+                                                    "with a unit, e.g. 300ms or 2s")
+        metric = latency.get("metric")
+        if isinstance(metric, str) and metric.endswith(("_bucket", "_count", "_sum")):
+            at((*path, "latency", "metric"), f"give the histogram's base name without the suffix: "
+                                             f"{metric.rsplit('_', 1)[0]!r}")
+
+
+# ---------------------------------------------------------------- the model
+
+
+def build(doc: dict[str, Any], *, source: str) -> Spec:
+    """The frozen model of a document that passed every check."""
+    defaults = doc.get("defaults") or {}
+    window = defaults.get("window", "30d")
+    policy_doc = doc.get("policy") or {}
+    policy = Policy(**{k: float(v) for k, v in policy_doc.items()})
+    services = tuple(_build_service(s, window) for s in doc["services"])
+    return Spec(source=source, services=services, default_window=window, policy=policy,
+                grafana=_build_grafana(doc.get("grafana") or {}))
+
+
+def _build_grafana(doc: dict[str, Any]) -> Grafana:
+    folder = doc.get("folder") or {}
+    dash = doc.get("dashboard") or {}
+    base = Grafana()
+    return Grafana(
+        url=doc.get("url", base.url).rstrip("/"),
+        datasource=doc.get("datasource", base.datasource),
+        folder_uid=folder.get("uid", base.folder_uid),
+        folder_title=folder.get("title", base.folder_title),
+        dashboard_uid=dash.get("uid", base.dashboard_uid),
+        dashboard_title=dash.get("title", base.dashboard_title),
+        refresh=dash.get("refresh", base.refresh),
+        time=dash.get("time", base.time),
+        tags=tuple(dash.get("tags", base.tags)),
+        per_service=bool(dash.get("per_service", base.per_service)),
+    )
+
+
+def _build_service(doc: dict[str, Any], default_window: str) -> Service:
+    labels = frozen_labels(doc.get("labels"))
+    slos = tuple(_build_slo(s, doc["name"], labels, default_window) for s in doc["slos"])
+    return Service(name=doc["name"], slos=slos, labels=labels, description=doc.get("description", ""))
+
+
+def _build_slo(doc: dict[str, Any], service: str, labels: Any, default_window: str) -> SLO:
+    # str() first: Fraction(99.9) would be 99.900000000000005684..., Fraction("99.9") is exact.
+    objective = Fraction(str(doc["objective"])) / 100
+    return SLO(
+        service=service,
+        name=doc["name"],
+        objective=objective,
+        window=doc.get("window", default_window),
+        sli=_build_sli(doc["sli"]),
+        description=doc.get("description", ""),
+        labels=labels,
+        alerting=_build_alerting(doc.get("alerting") or {}),
+    )
+
+
+def _build_sli(doc: dict[str, Any]) -> RatioSLI | LatencySLI | ExprSLI:
+    if "ratio" in doc:
+        r = doc["ratio"]
+        return RatioSLI(total=r["total"], errors=r.get("errors"), good=r.get("good"))
+    if "expr" in doc:
+        e = doc["expr"]
+        return ExprSLI(total=e["total"], errors=e.get("errors"), good=e.get("good"))
+    lat = doc["latency"]
+    return LatencySLI(metric=lat["metric"], threshold=lat["threshold"],
+                      threshold_seconds=parse_duration(lat["threshold"]),
+                      selector=frozen_labels(lat.get("selector")))
+
+
+def _build_alerting(doc: dict[str, Any]) -> Alerting:
+    def override(d: dict[str, Any] | None) -> AlertOverride:
+        d = d or {}
+        return AlertOverride(disable=bool(d.get("disable", False)), labels=frozen_labels(d.get("labels")),
+                             annotations=frozen_labels(d.get("annotations")))
+
+    return Alerting(labels=frozen_labels(doc.get("labels")), annotations=frozen_labels(doc.get("annotations")),
+                    page=override(doc.get("page")), ticket=override(doc.get("ticket")))
