@@ -185,3 +185,11 @@ def test_shipped_example_is_valid() -> None:
     assert {s.name for s in spec.services} >= {"checkout", "search"}
     assert {slo.window for slo in spec.slos} >= {"30d", "28d"}
     assert {slo.sli_kind for slo in spec.slos} >= {"ratio", "latency"}
+
+
+def test_yaml_merge_keys_are_not_duplicates() -> None:
+    text = VALID.replace("services:", "x-common: &common {objective: 99.9}\nservices:")
+    assert problems(text) == ["s.yaml:1:1: $.x-common: unknown key 'x-common'; known keys: defaults, grafana, "
+                              "policy, services, version"]
+    merged = VALID.replace("        objective: 99.9\n", "        <<: {objective: 99.5}\n        objective: 99.9\n")
+    assert loads(merged).slos[0].objective_percent == 99.9
