@@ -188,8 +188,9 @@ def test_shipped_example_is_valid() -> None:
 
 
 def test_yaml_merge_keys_are_not_duplicates() -> None:
-    text = VALID.replace("services:", "x-common: &common {objective: 99.9}\nservices:")
-    assert problems(text) == ["s.yaml:1:1: $.x-common: unknown key 'x-common'; known keys: defaults, grafana, "
-                              "policy, services, version"]
-    merged = VALID.replace("        objective: 99.9\n", "        <<: {objective: 99.5}\n        objective: 99.9\n")
-    assert loads(merged).slos[0].objective_percent == 99.9
+    """Top-level `x-` keys hold anchors; merged keys overridden locally are not duplicates."""
+    text = VALID.replace("services:", "x-common: &common {objective: 99.5}\nservices:").replace(
+        "        objective: 99.9\n", "        <<: *common\n        objective: 99.9\n")
+    assert loads(text).slos[0].objective_percent == 99.9
+    assert problems(VALID.replace("services:", "y-common: 1\nservices:")) == [
+        "s.yaml:2:1: $['y-common']: unknown key 'y-common'; known keys: defaults, grafana, policy, services, version"]
