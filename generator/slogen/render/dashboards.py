@@ -1,16 +1,208 @@
-"""Grafana dashboards (minimal placeholder; the dashboard issue fills it in)."""
+"""Grafana dashboards: the six-panel error-budget overview, and one per service on request.
+
+Every panel reads series recorded by the rules (names from `conventions`), filtered by the
+`$service` and `$slo` variables; the only raw-metric query is the p95 latency, a 5m rate of
+the latency SLO's histogram. The panels are the same for the overview and a per-service
+dashboard (there `$service` is a hidden constant), so building many dashboards costs little
+beyond the latency panel, links and burn-rate lines, which depend on the service's own SLOs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from fractions import Fraction
+
 from slogen import conventions as c
-from slogen.model import Spec
+from slogen.model import SLO, LatencySLI, Spec
+from slogen.promql import quote
+from slogen.render import grafana_sdk as g
 from slogen.render.artifact import Artifact
 from slogen.render.encode import json_text
+from slogen.windows import windows_for
+
+SEL = f'{{{c.LABEL_SERVICE}=~"${c.LABEL_SERVICE}",{c.LABEL_SLO}=~"${c.LABEL_SLO}"}}'
+BY_SLO = f"max by ({c.LABEL_SERVICE}, {c.LABEL_SLO})"
+LEGEND = f"{{{{{c.LABEL_SERVICE}}}}}/{{{{{c.LABEL_SLO}}}}}"
+STATE_COLORS = ("green", "yellow", "orange", "red", "dark-red")  # in conventions.STATES order
+
+TITLES = ("Error Budget Remaining", "Days Until Budget Exhaustion", "Error Budget Burn Rate",
+          "SLO Compliance Overview", "SLO Compliance History", "Latency P95 vs SLO Target")
+
+
+def _num(value: Fraction | float) -> float | int:
+    """A threshold as JSON shows it best: 14.4 not 14.399999, 1 not 1.0."""
+    rounded = round(float(value), 4)
+    return int(rounded) if rounded == int(rounded) else rounded
+
+
+def _budget_steps(spec: Spec) -> tuple[g.Step, ...]:
+    p = spec.policy
+    return ((None, "red"), (_num(p.freeze), "orange"), (_num(p.warning), "yellow"), (_num(p.caution), "green"))
+
+
+def _burn_steps(slos: Iterable[SLO]) -> tuple[g.Step, ...]:
+    """Budget line 1, then each period's fastest ticket and page factors (the 1d and 1h rows)."""
+    lines: dict[float | int, str] = {1: "yellow"}
+    for period in sorted({slo.window for slo in slos}):
+        rows = windows_for(period)
+        page = next(r for r in rows if r.severity == c.SEVERITY_PAGE)
+        ticket = next(r for r in rows if r.severity == c.SEVERITY_TICKET)
+        lines.setdefault(_num(ticket.factor(period)), "orange")
+        lines[_num(page.factor(period))] = "red"
+    return ((None, "green"), *sorted(lines.items()))
+
+
+def _state_map() -> tuple[g.ValueText, ...]:
+    """Colours for the state words (the words are not numbers, so no other column matches)."""
+    return tuple(g.ValueText(name, name, color) for name, color in zip(c.STATES, STATE_COLORS, strict=True))
+
+
+def _budget_gauge(spec: Spec) -> g.Panel:
+    return g.Panel(
+        "gauge", TITLES[0],
+        "Share of each SLO's error budget left in its period: 100 % untouched, 0 % spent, below 0 overspent. "
+        f"Green above {spec.policy.caution:g} %, yellow above {spec.policy.warning:g} %, orange above "
+        f"{spec.policy.freeze:g} % (deploy policy), red below.",
+        g.Grid(0, 0, 6, 8), (g.Query(f"{c.BUDGET_REMAINING}{SEL} * 100", LEGEND),),
+        g.FieldStyle(unit="percent", decimals=1, steps=_budget_steps(spec)), min=0, max=100)
+
+
+def _days_gauge(spec: Spec) -> g.Panel:
+    longest = max(slo.window_days for slo in spec.slos)
+    return g.Panel(
+        "gauge", TITLES[1],
+        "Days until the error budget is spent if the last hour's burn rate continues. SLOs that are not "
+        "burning budget have no value; an empty gauge (∞) means none is burning.",
+        g.Grid(6, 0, 6, 8), (g.Query(f"{c.DAYS_TO_EXHAUSTION}{SEL}", LEGEND),),
+        g.FieldStyle(unit="d", decimals=1, steps=((None, "red"), (1, "orange"), (3, "yellow"), (7, "green"))),
+        min=0, max=longest, no_value="∞ (not burning)")
+
+
+def _burn_panel(slos: tuple[SLO, ...]) -> g.Panel:
+    steps = _burn_steps(slos)
+    factors = ", ".join(f"{v:g}" for v, _ in steps[2:])
+    return g.Panel(
+        "timeseries", TITLES[2],
+        "How fast each SLO spends its error budget over the last hour: 1 (yellow line) spends exactly the "
+        f"budget over the period; the orange/red lines ({factors}) are the ticket/page alert factors.",
+        g.Grid(12, 0, 12, 8), (g.Query(f"{c.BURN_RATE_1H}{SEL}", LEGEND),),
+        g.FieldStyle(unit="suffix:×", decimals=2, steps=steps), min=0, threshold_lines=True)
+
+
+# Grafana's schema allows no per-column unit, so units go into the column names; the state
+# becomes a `state` label (readable text) coloured by value mappings on those words.
+STATE_LABEL = "state"
+_COLUMNS = (  # (column, expression over the SLO's recorded series)
+    ("Objective (%)", f"{c.OBJECTIVE}{SEL} * 100"),
+    ("SLI over period (%)", f"(1 - {c.ERROR_RATIO_PERIOD}{SEL}) * 100"),
+    ("Budget remaining (%)", f"{c.BUDGET_REMAINING}{SEL} * 100"),
+    ("Burn rate 1h (×)", f"{c.BURN_RATE_1H}{SEL}"),
+)
+
+
+def _state_text() -> str:
+    """The state code as a `state` label: one `label_replace` per state, joined with `or`."""
+    code = f"{BY_SLO} ({c.STATE}{SEL})"
+    return " or ".join(f'label_replace({code} == {c.STATE_CODES[name]}, "{STATE_LABEL}", "{name}", "", "")'
+                       for name in c.STATES)
+
+
+def _table(spec: Spec, slos: tuple[SLO, ...]) -> g.Panel:
+    queries = (*(g.Query(f"{BY_SLO} ({expr})", instant=True) for _, expr in _COLUMNS),
+               g.Query(_state_text(), instant=True))
+    names = {f"Value #{g.ref_id(i)}": name for i, (name, _) in enumerate(_COLUMNS)}
+    columns = (c.LABEL_SERVICE, c.LABEL_SLO, *names, STATE_LABEL)
+    organize = {"excludeByName": {"Time": True, f"Value #{g.ref_id(len(_COLUMNS))}": True},
+                "renameByName": {c.LABEL_SERVICE: "Service", c.LABEL_SLO: "SLO", STATE_LABEL: "State", **names},
+                "indexByName": {name: i for i, name in enumerate(columns)}}
+    page = max(v for v, color in _burn_steps(slos) if v is not None)
+    return g.Panel(
+        "table", TITLES[3],
+        "One row per SLO, now: objective and SLI over the SLO's period (%), error budget left (%), burn rate "
+        "over the last hour (× the sustainable rate), and the deploy state (NORMAL, CAUTION, WARNING, FREEZE, "
+        "EXHAUSTED). Cells are coloured by the deploy policy; click a header to sort.",
+        g.Grid(0, 8, 24, 9), queries,
+        g.FieldStyle(unit="none", decimals=3, mappings=_state_map()),
+        overrides=(
+            g.Override(g.FieldStyle(steps=_budget_steps(spec), cell="color-background"), name=_COLUMNS[2][0]),
+            g.Override(g.FieldStyle(cell="color-text", steps=((None, "green"), (1, "yellow"), (page, "red"))),
+                       name=_COLUMNS[3][0]),
+            g.Override(g.FieldStyle(cell="color-background"), name="State"),
+        ),
+        transformations=(("merge", {}), ("organize", organize)), sort_by=_COLUMNS[2][0])
+
+
+def _history(slos: tuple[SLO, ...]) -> g.Panel:
+    periods = "/".join(sorted({slo.window for slo in slos}, key=lambda w: int(w[:-1])))
+    return g.Panel(
+        "timeseries", TITLES[4],
+        f"Availability (1 − error ratio) over a rolling 7 days and over each SLO's period ({periods}), against "
+        "the objective (dashed). A line below its objective means the SLO is breached over that window.",
+        g.Grid(0, 17, 12, 8),
+        (g.Query(f"(1 - {c.error_ratio('7d')}{SEL}) * 100", f"{LEGEND} 7d"),
+         g.Query(f"(1 - {c.ERROR_RATIO_PERIOD}{SEL}) * 100", f"{LEGEND} period"),
+         g.Query(f"{c.OBJECTIVE}{SEL} * 100", f"{LEGEND} objective")),
+        g.FieldStyle(unit="percent", decimals=3),
+        overrides=(g.Override(g.FieldStyle(dashed=True), ref="C"),))
+
+
+def _identity(slo: SLO) -> str:
+    """Matches the SLO's info series when the dashboard's variables select it (else nothing)."""
+    return (f"{c.SLO_INFO}{{{c.LABEL_SERVICE}={quote(slo.service)},{c.LABEL_SLO}={quote(slo.name)},"
+            f"{SEL[1:-1]}}}")
+
+
+def _latency(slos: tuple[SLO, ...]) -> g.Panel:
+    queries: list[g.Query] = []
+    for slo in slos:
+        sli = slo.sli
+        if not isinstance(sli, LatencySLI):
+            continue
+        selector = ",".join(f"{k}={quote(v)}" for k, v in sli.selector.items())
+        p95 = f"histogram_quantile(0.95, sum by (le) (rate({sli.metric}_bucket{{{selector}}}[5m])))"
+        name = f"{slo.service}/{slo.name}"
+        queries += [g.Query(f"{p95} and on() {_identity(slo)}", f"{name} p95"),
+                    g.Query(f"vector({sli.threshold_seconds!r}) and on() {_identity(slo)}",
+                            f"{name} target {sli.threshold}")]
+    explain = ("The 95th-percentile latency of each latency SLO (5m rate of its histogram) against the SLO's "
+               "threshold (dashed): p95 above the line means more than 5 % of requests are too slow.")
+    if not queries:
+        explain = "No latency SLO is defined here, so this panel stays empty. " + explain
+    targets = {f"{s.service}/{s.name} target {s.sli.threshold}" for s in slos if isinstance(s.sli, LatencySLI)}
+    return g.Panel(
+        "timeseries", TITLES[5], explain, g.Grid(12, 17, 12, 8), tuple(queries),
+        g.FieldStyle(unit="s", decimals=3), min=0, no_value="no latency SLO",
+        overrides=tuple(g.Override(g.FieldStyle(dashed=True), name=t) for t in sorted(targets)))
+
+
+def _links(slos: tuple[SLO, ...]) -> tuple[g.Link, ...]:
+    seen: dict[str, str] = {}
+    for slo in slos:
+        url = slo.alerting.annotations.get("runbook_url")
+        if url and url not in seen:
+            seen[url] = f"Runbook: {slo.service}/{slo.name}"
+    return (g.Link("SLO dashboards", tag=c.MARKER_TAG),
+            *(g.Link(title, url=url) for url, title in seen.items()))
+
+
+def _dashboard(spec: Spec, uid: str, title: str, slos: tuple[SLO, ...], common: tuple[g.Panel, ...],
+               service: str | None) -> Artifact:
+    gr = spec.grafana
+    panels = (*common[:2], _burn_panel(slos), _table(spec, slos), _history(slos), _latency(slos))
+    variables = g.Variables(gr.datasource, c.SLO_INFO, c.LABEL_SERVICE, c.LABEL_SLO, fixed_service=service)
+    doc = g.build(g.Dashboard(uid, title, c.generated_header(spec.source), tuple(sorted({*gr.tags, c.MARKER_TAG})),
+                              gr.refresh, gr.time, variables, panels, _links(slos)))
+    return Artifact(c.dashboard_file(uid), json_text(doc))
 
 
 def generate(spec: Spec) -> list[Artifact]:
-    """The overview dashboard."""
-    g = spec.grafana
-    doc = {"uid": g.dashboard_uid, "title": g.dashboard_title, "schemaVersion": 42, "panels": [],
-           "tags": sorted({*g.tags, c.MARKER_TAG}), "description": c.generated_header(spec.source)}
-    return [Artifact(c.dashboard_file(g.dashboard_uid), json_text(doc))]
+    """The overview dashboard, plus one per service when `grafana.per_service` is set."""
+    gr = spec.grafana
+    common = (_budget_gauge(spec), _days_gauge(spec))
+    out = [_dashboard(spec, gr.dashboard_uid, gr.dashboard_title, spec.slos, common, None)]
+    if gr.per_service:
+        for service in spec.services:
+            uid = c.service_dashboard_uid(gr.dashboard_uid, service.name)
+            out.append(_dashboard(spec, uid, f"{gr.dashboard_title}: {service.name}", service.slos, common,
+                                  service.name))
+    return out
