@@ -1,0 +1,213 @@
+"""Error-budget state of every SLO: the math of PRODUCT §4 and one batched read of the recorded series.
+
+The math here is the one definition `status`, `gate` and anything else in Python uses:
+
+- state on R% (R = budget remaining × 100) with the spec's policy: NORMAL R > caution;
+  CAUTION warning ≤ R ≤ caution; WARNING freeze ≤ R < warning; FREEZE 0 ≤ R < freeze;
+  EXHAUSTED R < 0; UNKNOWN when there is no value (absent, NaN or +Inf, which no real budget
+  can be: R never exceeds 100 %). R% is rounded to 1e-9 percentage points first so float noise
+  such as 0.7999999999999999 lands on the boundary the user meant (80 → CAUTION).
+- days to exhaustion = R × window days ÷ burn rate (1h); 0 once R ≤ 0 (even with no burn);
+  None (never) when the 1h burn rate is 0; None when R or the burn rate is unknown.
+
+`fetch` reads the recorded series with ONE instant query, whatever the number of SLOs,
+and groups the answer by (service, slo) in Python.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from slogen import conventions as c
+from slogen.errors import SlogenError
+from slogen.model import SLO, Policy, Spec
+from slogen.prometheus import PrometheusClient
+
+STATE_ORDER = (*c.STATES, c.UNKNOWN)  # best first; UNKNOWN is worst: the gate cannot decide
+_RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
+_PERCENT_DIGITS = 9
+T = TypeVar("T")
+
+# The series `fetch` reads, by role. Names come from the conventions module only.
+SERIES = {"remaining": c.BUDGET_REMAINING, "burn_1h": c.BURN_RATE_1H, "error_ratio": c.ERROR_RATIO_PERIOD}
+
+
+class UnknownSLOError(SlogenError):
+    """`--service`/`--slo` named something the spec does not declare."""
+
+    exit_code = 2
+
+
+def state_for(remaining: float | None, policy: Policy) -> str:
+    """Deploy state for budget remaining `remaining` (a ratio: 1 untouched, 0 spent, < 0 overspent)."""
+    if remaining is None or math.isnan(remaining) or remaining == math.inf:
+        return c.UNKNOWN
+    if remaining == -math.inf:
+        return "EXHAUSTED"
+    percent = round(remaining * 100, _PERCENT_DIGITS)
+    if percent > policy.caution:
+        return "NORMAL"
+    if percent >= policy.warning:
+        return "CAUTION"
+    if percent >= policy.freeze:
+        return "WARNING"
+    if percent >= 0:
+        return "FREEZE"
+    return "EXHAUSTED"
+
+
+def days_to_exhaustion(remaining: float | None, window_days: float, burn_rate_1h: float | None) -> float | None:
+    """Days until the budget is spent at the current 1h burn rate; None means never (or unknown)."""
+    if remaining is None or math.isnan(remaining):
+        return None
+    if remaining <= 0:
+        return 0.0
+    if burn_rate_1h is None or math.isnan(burn_rate_1h) or burn_rate_1h <= 0:
+        return None
+    return remaining * window_days / burn_rate_1h
+
+
+def worst_state(states: Iterable[str]) -> str:
+    """The worst of `states` (UNKNOWN beats EXHAUSTED); NORMAL for none."""
+    return max(states, key=_RANK.__getitem__, default="NORMAL")
+
+
+def state_rank(state: str) -> int:
+    """Position of `state` in STATE_ORDER (higher is worse)."""
+    return _RANK[state]
+
+
+@dataclass(frozen=True)
+class SLOBudget:
+    """The budget of one SLO as of one instant."""
+
+    service: str
+    slo: str
+    objective: float  # ratio, 0.999
+    window: str  # "30d"
+    window_days: int
+    error_ratio: float | None  # event-weighted over the window; None = no data
+    remaining: float | None  # ratio
+    burn_rate_1h: float | None
+    days_to_exhaustion: float | None
+    state: str
+
+    @property
+    def sli(self) -> float | None:
+        """Share of good events over the window (1 − error ratio)."""
+        return None if self.error_ratio is None else 1 - self.error_ratio
+
+    @property
+    def name(self) -> str:
+        """`service/slo`, as messages name an SLO."""
+        return f"{self.service}/{self.slo}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every selected SLO's budget at `time`, plus Prometheus' warnings."""
+
+    time: float
+    slos: tuple[SLOBudget, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def state(self) -> str:
+        """The worst state of all SLOs."""
+        return worst_state(b.state for b in self.slos)
+
+    @property
+    def deciding(self) -> SLOBudget | None:
+        """The SLO that sets the overall state: worst state, then least budget left."""
+        if not self.slos:
+            return None
+        return max(self.slos, key=lambda b: (state_rank(b.state), -_finite_or(b.remaining, math.inf)))
+
+    @property
+    def unknown(self) -> tuple[SLOBudget, ...]:
+        """SLOs without data."""
+        return tuple(b for b in self.slos if b.state == c.UNKNOWN)
+
+
+def select(spec: Spec, service: str | None = None, slo: str | None = None) -> tuple[SLO, ...]:
+    """The spec's SLOs narrowed by service and/or SLO name; UnknownSLOError when nothing matches."""
+    services = [s.name for s in spec.services]
+    if service is not None and service not in services:
+        raise UnknownSLOError(f"unknown service {service!r}; the spec declares: {', '.join(services) or 'none'}")
+    chosen = tuple(s for s in spec.slos if service is None or s.service == service)
+    if slo is not None:
+        names = sorted({s.name for s in chosen})
+        chosen = tuple(s for s in chosen if s.name == slo)
+        if not chosen:
+            where = f"service {service!r}" if service else "any service"
+            raise UnknownSLOError(f"unknown SLO {slo!r} in {where}; known: {', '.join(names) or 'none'}")
+    return chosen
+
+
+def budget_query(service: str | None = None, slo: str | None = None) -> str:
+    """The one PromQL selector that returns every series `fetch` needs (narrowed when asked)."""
+    names = sorted(SERIES.values())
+    for name in names:  # metric names need no regex escaping; refuse a convention that would
+        if not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", name):
+            raise ValueError(f"not a metric name: {name!r}")
+    matchers = [f'__name__=~"{"|".join(names)}"']
+    if service is not None:
+        matchers.append(f'{c.LABEL_SERVICE}="{_escape(service)}"')
+    if slo is not None:
+        matchers.append(f'{c.LABEL_SLO}="{_escape(slo)}"')
+    return "{" + ",".join(matchers) + "}"
+
+
+def fetch(slos: Sequence[SLO], policy: Policy, client: PrometheusClient, at: float,
+          service: str | None = None, slo: str | None = None) -> Snapshot:
+    """Read the budget of `slos` as of `at` in one query; SLOs without data come back UNKNOWN."""
+    result = client.query(budget_query(service, slo), at=at)
+    role_of = {name: role for role, name in SERIES.items()}
+    values: dict[tuple[str, str], dict[str, float]] = {}
+    warnings = list(result.warnings)
+    for sample in result.samples:
+        key = (sample.labels.get(c.LABEL_SERVICE, ""), sample.labels.get(c.LABEL_SLO, ""))
+        role = role_of.get(sample.labels.get("__name__", ""))
+        if role is None:
+            continue
+        seen = values.setdefault(key, {})
+        if role in seen and not _same(seen[role], sample.value):
+            warnings.append(f"{key[0]}/{key[1]}: several {SERIES[role]} series with different values "
+                            "(is a rule file loaded twice?); using the lowest budget")
+            seen[role] = min(seen[role], sample.value) if role == "remaining" else max(seen[role], sample.value)
+        else:
+            seen[role] = sample.value
+    return Snapshot(at, tuple(budget_of(s, values.get((s.service, s.name), {}), policy) for s in slos),
+                    tuple(warnings))
+
+
+def budget_of(slo: SLO, values: dict[str, float], policy: Policy) -> SLOBudget:
+    """One SLO's budget from its recorded values by role (`remaining`, `burn_1h`, `error_ratio`)."""
+    remaining = _finite_or(values.get("remaining"), None)
+    if values.get("remaining") == -math.inf:
+        remaining = -math.inf
+    burn = _finite_or(values.get("burn_1h"), None)
+    state = state_for(values.get("remaining"), policy)
+    return SLOBudget(
+        service=slo.service, slo=slo.name, objective=float(slo.objective), window=slo.window,
+        window_days=slo.window_days, error_ratio=_finite_or(values.get("error_ratio"), None),
+        remaining=remaining if state != c.UNKNOWN else None, burn_rate_1h=burn,
+        days_to_exhaustion=days_to_exhaustion(remaining if state != c.UNKNOWN else None, slo.window_days, burn),
+        state=state,
+    )
+
+
+def _finite_or(value: float | None, default: T) -> float | T:
+    return value if value is not None and math.isfinite(value) else default
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')

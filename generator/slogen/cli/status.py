@@ -1,0 +1,263 @@
+"""`slogen status` (the error-budget table) and `slogen gate` (the deploy gate)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from datetime import datetime
+from typing import Any
+
+import click
+from rich import box
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from slogen import budget
+from slogen import conventions as c
+from slogen import gate as policy
+from slogen import spec as spec_loader
+from slogen.cli.common import handle_errors, spec_option
+from slogen.errors import SlogenError, SpecError, UndecidedError
+from slogen.model import Spec
+from slogen.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL, PrometheusClient
+
+COLOURS = {"NORMAL": "green", "CAUTION": "yellow", "WARNING": "dark_orange", "FREEZE": "red",
+           "EXHAUSTED": "bold white on red", c.UNKNOWN: "magenta"}
+
+
+class TimeParam(click.ParamType[float]):
+    """An evaluation time: RFC 3339 with a zone (`2026-11-29T12:00:00Z`) or unix seconds."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        text = str(value).strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{text!r} is neither RFC 3339 (2026-11-29T12:00:00Z) nor unix seconds", param, ctx)
+        if moment.tzinfo is None:
+            self.fail(f"{text!r} has no time zone; add Z or an offset such as +02:00", param, ctx)
+        return moment.timestamp()
+
+
+def _remote_options(func: Any) -> Any:
+    for option in reversed((
+        spec_option,
+        click.option("--service", help="Only this service."),
+        click.option("--slo", "slo_name", help="Only SLOs with this name."),
+        click.option("--time", "when", type=TimeParam(), help="Evaluate as of this time (RFC 3339 or unix "
+                                                               "seconds); default now."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
+                     show_default=True, help="Seconds to wait for Prometheus."),
+        click.option("--prometheus-url", envvar="PROMETHEUS_URL", default=DEFAULT_URL, show_default=True,
+                     help="Prometheus base URL (env PROMETHEUS_URL)."),
+    )):
+        func = option(func)
+    return func
+
+
+def _snapshot(spec: Spec, service: str | None, slo: str | None, url: str, timeout: float,
+              when: float | None) -> budget.Snapshot:
+    slos = budget.select(spec, service, slo)
+    with PrometheusClient(url, timeout=timeout) as client:
+        snapshot = budget.fetch(slos, spec.policy, client, when if when is not None else time.time(),
+                                service=service, slo=slo)
+    for warning in snapshot.warnings:
+        click.echo(f"warning: Prometheus: {warning}", err=True)
+    return snapshot
+
+
+# ---------------------------------------------------------------------------------------- status
+
+
+def _table(snapshot: budget.Snapshot) -> Table:
+    table = Table(box=box.SIMPLE_HEAVY, title=f"Error budgets as of {policy.rfc3339(snapshot.time)}  "
+                  f"(worst: {snapshot.state})", title_justify="left")
+    for header, justify in (("service", "left"), ("SLO", "left"), ("objective", "right"), ("SLI", "right"),
+                            ("budget left", "right"), ("burn 1h", "right"), ("days left", "right"),
+                            ("state", "left")):
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for b in snapshot.slos:
+        table.add_row(b.service, b.slo, f"{b.objective * 100:g}% / {b.window}",
+                      "no data" if b.sli is None else f"{b.sli * 100:.3f}%", policy.percent(b.remaining),
+                      policy.rate(b.burn_rate_1h), policy.days_left(b), Text(b.state, style=COLOURS[b.state]))
+    return table
+
+
+def _render(snapshot: budget.Snapshot) -> Group:
+    parts: list[Any] = [_table(snapshot)]
+    if snapshot.unknown:
+        parts.append(Text("no data for " + ", ".join(b.name for b in snapshot.unknown)
+                          + " (are the rendered rules loaded in this Prometheus?)", style="magenta"))
+    return Group(*parts)
+
+
+@click.command()
+@_remote_options
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON document (docs/status-and-gate.md).")
+@click.option("--watch", is_flag=True, help="Refresh until Ctrl-C (exit 0).")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Seconds between refreshes with --watch.")
+@handle_errors
+def status(spec_path: str, service: str | None, slo_name: str | None, when: float | None, timeout: float,
+           prometheus_url: str, as_json: bool, watch: bool, interval: float) -> None:
+    """Show every SLO's error budget, burn rate and deploy state (exit 0; 3 Prometheus failed)."""
+    spec = spec_loader.load(spec_path)
+    console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+
+    def once() -> budget.Snapshot:
+        return _snapshot(spec, service, slo_name, prometheus_url, timeout, when)
+
+    if not watch:
+        snapshot = once()
+        if as_json:
+            click.echo(json.dumps(policy.status_document(snapshot), indent=2))
+        else:
+            console.print(_render(snapshot))
+        return
+    try:
+        if as_json or not console.is_terminal:
+            while True:  # one document or table per refresh: pipes and logs get a history
+                try:
+                    snapshot = once()
+                    if as_json:
+                        click.echo(json.dumps(policy.status_document(snapshot)))
+                    else:
+                        console.print(_render(snapshot))
+                except SlogenError as exc:
+                    click.echo(f"error: {exc} (retrying in {interval:g}s)", err=True)
+                time.sleep(interval)
+        with Live(Text("reading Prometheus..."), console=console, auto_refresh=False) as live:
+            while True:
+                try:
+                    live.update(_render(once()), refresh=True)
+                except SlogenError as exc:  # keep watching through a Prometheus restart
+                    live.update(Text(f"error: {exc} (retrying in {interval:g}s)", style="red"), refresh=True)
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        return
+
+
+# ---------------------------------------------------------------------------------------- gate
+
+
+class GateCommand(click.Command):
+    """A command whose usage errors exit 99: for the gate, exit 2 would mean FREEZE."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            exc.exit_code = policy.EXIT_CODES[c.UNKNOWN]
+            raise
+
+
+def _undecided(message: str, at: float, json_file: str | None, summary_dashboard: str | None) -> UndecidedError:
+    empty = budget.Snapshot(at, ())
+    code = policy.EXIT_CODES[c.UNKNOWN]
+    if json_file:
+        policy.write_text_atomic(json_file, json.dumps(policy.gate_document(empty, code, None, error=message),
+                                                       indent=2) + "\n")
+    _summary(empty, code, None, summary_dashboard, error=message)
+    return UndecidedError(f"{message}\ngate: UNKNOWN: {policy.POLICY[c.UNKNOWN]}")
+
+
+def _summary(snapshot: budget.Snapshot, code: int, override: str | None, dashboard: str | None,
+             error: str | None = None) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    text = policy.step_summary(snapshot, code, override, dashboard or "", error=error)
+    try:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:  # the summary is a courtesy; the exit code is the decision
+        click.echo(f"warning: cannot write GITHUB_STEP_SUMMARY {path}: {exc.strerror or exc}", err=True)
+
+
+@click.command(cls=GateCommand)
+@_remote_options
+@click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Also write the decision as JSON here.")
+@click.option("--audit-log", default=policy.DEFAULT_AUDIT_LOG, show_default=True, type=click.Path(dir_okay=False),
+              help="Where overrides are recorded, one JSON line each.")
+@handle_errors
+def gate(spec_path: str, service: str | None, slo_name: str | None, when: float | None, timeout: float,
+         prometheus_url: str, json_file: str | None, audit_log: str) -> None:
+    """Allow or block a deploy on the error budget.
+
+    Exit 0 NORMAL or CAUTION, 1 WARNING, 2 FREEZE, 3 EXHAUSTED, 99 could not decide. Overrides:
+    OVERRIDE_DEPLOY (WARNING), OVERRIDE_DEPLOY_FREEZE (FREEZE), OVERRIDE_BUDGET_EXHAUSTED
+    (EXHAUSTED), with OVERRIDE_REASON; each is appended to the audit log.
+    """
+    env = os.environ
+    at = when if when is not None else time.time()
+    dashboard = None
+    try:
+        spec = spec_loader.load(spec_path)
+        dashboard = c.dashboard_url(spec.grafana.url, spec.grafana.dashboard_uid)
+        snapshot = _snapshot(spec, service, slo_name, prometheus_url, timeout, at)
+    except SpecError as exc:
+        for problem in exc.problems:
+            click.echo(problem.render(exc.filename), err=True)
+        raise _undecided(f"the spec {spec_path} is invalid", at, json_file, dashboard) from None
+    except SlogenError as exc:
+        raise _undecided(str(exc), at, json_file, dashboard) from None
+    state = snapshot.state
+    code = policy.EXIT_CODES[state]
+    override = policy.override_for(state, env)
+    for var in policy.ignored_overrides(state, env):
+        click.echo(f"warning: {var} is set but only overrides {_state_of(var)}; the state is {state}", err=True)
+    if override:
+        try:
+            policy.append_audit(audit_log, policy.audit_record(snapshot, override, env))
+        except policy.AuditError as exc:
+            _report(snapshot, policy.EXIT_CODES[state])
+            raise _undecided(str(exc), at, json_file, dashboard) from None
+        code = 0
+    _report(snapshot, code)
+    if override:
+        reason = env.get(policy.REASON_VAR) or "none given (set OVERRIDE_REASON)"
+        click.secho(f"!!! OVERRIDE: {override} is set: deploying despite {state}. Reason: {reason}. "
+                    f"Recorded in {audit_log}.", err=True, fg="red", bold=True)
+    if json_file:
+        policy.write_text_atomic(json_file, json.dumps(policy.gate_document(snapshot, code, override), indent=2)
+                                 + "\n")
+    _summary(snapshot, code, override, dashboard)
+    if state == c.UNKNOWN:
+        names = ", ".join(b.name for b in snapshot.unknown)
+        click.echo(f"error: no data in Prometheus for {names}: cannot decide (are the rendered rules "
+                   "loaded, and is the SLI's total series scraped?)", err=True)
+    sys.exit(code)
+
+
+def _state_of(var: str) -> str:
+    return next(state for state, name in policy.OVERRIDES.items() if name == var)
+
+
+def _report(snapshot: budget.Snapshot, code: int) -> None:
+    state = snapshot.state
+    deciding = snapshot.deciding
+    verdict = "deploy allowed" if code == 0 else "deploy blocked"
+    click.echo(f"gate: {state} ({verdict}, exit {code}) as of {policy.rfc3339(snapshot.time)}")
+    if deciding is not None and state != c.UNKNOWN:
+        click.echo(f"  budget remaining: {policy.percent(deciding.remaining)} ({deciding.name}); "
+                   f"days to exhaustion: {policy.days_left(deciding)}")
+    click.echo(f"  policy: {policy.POLICY[state]}")
+    for b in snapshot.slos:
+        click.echo(f"  {b.name}: {b.state}, budget {policy.percent(b.remaining)}, burn 1h "
+                   f"{policy.rate(b.burn_rate_1h)}, days left {policy.days_left(b)}")
+
+
+COMMANDS = (status, gate)

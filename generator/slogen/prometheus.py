@@ -1,0 +1,132 @@
+"""A small Prometheus HTTP API client: instant queries with an optional evaluation time.
+
+The one module that talks to Prometheus. Every call has an explicit timeout; urllib3 retries
+only the connection setup (a refused or reset connect), never a request Prometheus already
+received, so a slow query is not run twice. Failures become `PrometheusError` (a `RemoteError`,
+exit 3) with a message that says what went wrong: refused, timed out, HTTP status, or the
+PromQL `errorType: error` Prometheus returned. `warnings` in an answer are kept, not dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from slogen.errors import RemoteError
+
+DEFAULT_URL = "http://localhost:9090"
+DEFAULT_TIMEOUT = 10.0
+QUERY_PATH = "/api/v1/query"
+
+
+class PrometheusError(RemoteError):
+    """Prometheus was unreachable, too slow, or answered with an error."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One element of an instant vector: its labels (with `__name__` if any) and value."""
+
+    labels: dict[str, str]
+    value: float
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """What an instant query returned, with any warnings Prometheus attached."""
+
+    samples: list[Sample]
+    warnings: list[str] = field(default_factory=list)
+
+
+class PrometheusClient:
+    """Instant queries against one Prometheus; `queries` counts the HTTP queries sent."""
+
+    def __init__(self, base_url: str = DEFAULT_URL, *, timeout: float = DEFAULT_TIMEOUT,
+                 connect_retries: int = 2) -> None:
+        if timeout <= 0 or not math.isfinite(timeout):
+            raise ValueError("timeout must be a positive number of seconds")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.queries = 0
+        self._session = requests.Session()
+        # Retry the connect only: reads and statuses are not retried (the query may be expensive).
+        retry = Retry(total=connect_retries, connect=connect_retries, read=0, status=0, other=0,
+                      redirect=2, backoff_factor=0.1, raise_on_status=False)
+        adapter = HTTPAdapter(max_retries=retry)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._session.close()
+
+    def __enter__(self) -> PrometheusClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def query(self, expr: str, at: float | None = None) -> QueryResult:
+        """Evaluate `expr` as of `at` (unix seconds; Prometheus' now when None)."""
+        params: dict[str, str] = {"query": expr}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        self.queries += 1
+        url = self.base_url + QUERY_PATH
+        try:
+            response = self._session.get(url, params=params, timeout=self.timeout)
+        except requests.exceptions.Timeout:
+            raise PrometheusError(f"Prometheus at {self.base_url} did not answer within "
+                                  f"{self.timeout:g}s") from None
+        except requests.exceptions.ConnectionError as exc:
+            raise PrometheusError(f"cannot connect to Prometheus at {self.base_url}: {_reason(exc)}") from None
+        except requests.exceptions.RequestException as exc:
+            raise PrometheusError(f"request to Prometheus at {self.base_url} failed: {_reason(exc)}") from None
+        return _parse(self.base_url, response, expr)
+
+
+def _parse(base_url: str, response: requests.Response, expr: str) -> QueryResult:
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or "status" not in body:
+        snippet = " ".join(response.text.split())[:200]
+        status = " ".join(str(part) for part in (response.status_code, response.reason) if part)
+        raise PrometheusError(f"Prometheus at {base_url} answered HTTP {status}, not an API response: "
+                              f"{snippet!r}")
+    warnings = [str(w) for w in body.get("warnings") or []]
+    if body["status"] != "success":
+        raise PrometheusError(f"Prometheus rejected the query (HTTP {response.status_code}) "
+                              f"{body.get('errorType', 'error')}: {body.get('error', 'no message')}; "
+                              f"query: {expr}")
+    data = body.get("data") or {}
+    kind, result = data.get("resultType"), data.get("result")
+    if kind == "vector" and isinstance(result, list):
+        return QueryResult([_sample(item) for item in result], warnings)
+    if kind == "scalar" and isinstance(result, list) and len(result) == 2:
+        return QueryResult([Sample({}, float(result[1]), float(result[0]))], warnings)
+    raise PrometheusError(f"Prometheus returned a {kind!r} result where an instant vector was expected; "
+                          f"query: {expr}")
+
+
+def _sample(item: dict[str, Any]) -> Sample:
+    timestamp, value = item["value"]
+    return Sample({str(k): str(v) for k, v in item.get("metric", {}).items()}, float(value), float(timestamp))
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause of a requests/urllib3 error, without the pool's boilerplate."""
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known", "Temporary failure in name resolution",
+                   "No route to host", "Connection reset by peer", "Network is unreachable"):
+        if marker in text:
+            return marker.lower()
+    return text[:300]
