@@ -1,0 +1,207 @@
+"""The demo service for real, without Docker: its knobs and metrics, and end to end with a real
+Prometheus that scrapes it at 1s with the rendered rules. With the error rate high the page
+alert fires; with it at zero, nothing does."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from conftest import ROOT
+from prom import free_port, instant, needs_prometheus, prometheus
+from slogen import conventions as c
+from slogen import spec as spec_loader
+from slogen.model import LatencySLI
+from slogen.render import render
+
+DEMO = ROOT / "demo"
+FIRE_DEADLINE = 60.0  # seconds; measured ~8 s from the first scrape (notes/prometheus.md §3c)
+
+
+def load_demo_module(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"slogen_demo_{name}", DEMO / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+app = load_demo_module("app")
+
+
+# ------------------------------------------------------------------ the demo on its own
+
+
+def test_histogram_buckets_include_every_latency_threshold_of_the_spec() -> None:
+    spec = spec_loader.load(str(ROOT / "slos.yaml"))
+    thresholds = {slo.sli.threshold_seconds for slo in spec.slos if isinstance(slo.sli, LatencySLI)}
+    assert thresholds == {0.5, 2.0}
+    assert thresholds <= set(app.DEFAULT_BUCKETS)
+
+
+def test_error_and_slow_shares_are_exact() -> None:
+    demo = app.Demo(app.Knobs(error_rate=0.2, slow_rate=0.05, latency=0.0, slow_latency=9.0))
+    decisions = [demo.decide() for _ in range(1000)]
+    assert sum(fail for fail, _ in decisions) == 200
+    assert sum(delay == 9.0 for _, delay in decisions) == 50
+    demo.update({"error_rate": 0.001})
+    assert sum(demo.decide()[0] for _ in range(3000)) == 3
+
+
+def test_knobs_reject_bad_values() -> None:
+    demo = app.Demo(app.Knobs())
+    for bad in ({"error_rate": 1.5}, {"latency": -1}, {"nope": 1}, {"slow_rate": "x"}, {"error_rate": True}):
+        with pytest.raises(ValueError):
+            demo.update(bad)
+    assert demo.knobs == app.Knobs()  # nothing applied
+    with pytest.raises(ValueError, match="DEMO_ERROR_RATE"):
+        app.knobs_from_env({"DEMO_ERROR_RATE": "lots"})
+    assert app.knobs_from_env({"DEMO_ERROR_RATE": "0.25"}).error_rate == 0.25
+
+
+# ------------------------------------------------------------------ processes
+
+
+def wait_http(url: str, deadline: float = 20.0) -> None:
+    until = time.monotonic() + deadline
+    while True:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        assert time.monotonic() < until, f"{url} did not come up"
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        yield started
+    finally:
+        for proc in started:
+            proc.terminate()
+        for proc in started:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def start_demo(procs: list[subprocess.Popen[bytes]], service: str, log: Path) -> str:
+    port = free_port()
+    env = {"DEMO_HOST": "127.0.0.1", "DEMO_PORT": str(port), "DEMO_SERVICE": service,
+           "DEMO_ERROR_RATE": "0", "DEMO_LATENCY": "0.002", "PATH": "/usr/bin:/bin"}
+    procs.append(subprocess.Popen([sys.executable, str(DEMO / "app.py")], env=env,
+                                  stdout=log.open("w"), stderr=subprocess.STDOUT))
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/healthz")
+    return url
+
+
+def test_demo_process_serves_metrics_and_admin(tmp_path: Path) -> None:
+    with processes() as procs:
+        url = start_demo(procs, "checkout", tmp_path / "demo.log")
+        assert requests.post(url + "/admin/error-rate", data="0.5", timeout=5).json()["error_rate"] == 0.5
+        statuses = [requests.get(url + "/buy", timeout=5).status_code for _ in range(10)]
+        assert statuses.count(500) == 5 and statuses.count(200) == 5
+        bad = requests.post(url + "/admin/error-rate", data="2", timeout=5)
+        assert bad.status_code == 400 and "between 0 and 1" in bad.json()["error"]
+        assert requests.get(url + "/admin/config", timeout=5).json()["error_rate"] == 0.5
+        metrics = requests.get(url + "/metrics", timeout=5).text
+    assert 'http_requests_total{method="GET",status="500"} 5.0' in metrics
+    assert 'http_request_duration_seconds_bucket{le="2.0"} 10.0' in metrics
+    assert "job=" not in metrics  # Prometheus would rename it to exported_job
+
+
+# ------------------------------------------------------------------ end to end
+
+
+def fast_rules() -> dict[str, str]:
+    """The rendered rule files with every group evaluated each second (nothing else changed)."""
+    spec = spec_loader.load(str(ROOT / "slos.yaml"))
+    files = {}
+    for artifact in render(spec):
+        if not artifact.path.startswith("rules/"):
+            continue
+        doc = yaml.safe_load(artifact.text)
+        for group in doc["groups"]:
+            group["interval"] = "1s"
+        files[artifact.path] = yaml.safe_dump(doc, sort_keys=False)
+    return files
+
+
+def stack_config(targets: dict[str, str], rule_paths: list[str]) -> str:
+    """deploy/prometheus/prometheus.yml with loopback targets, 1s scrapes and the tmp rule files."""
+    config: dict[str, Any] = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    config["rule_files"] = rule_paths
+    config.pop("alerting")  # no Alertmanager here; /api/v1/alerts shows what fires
+    jobs = [job for job in config["scrape_configs"] if job["job_name"] in targets]
+    assert {job["job_name"] for job in jobs} == set(targets)
+    for job in jobs:
+        job["static_configs"] = [{"targets": [targets[job["job_name"]].removeprefix("http://")]}]
+    config["scrape_configs"] = jobs
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def active_alerts(url: str) -> list[dict[str, Any]]:
+    body = requests.get(url + "/api/v1/alerts", timeout=5).json()
+    assert body["status"] == "success"
+    return list(body["data"]["alerts"])
+
+
+def page_firing(alerts: list[dict[str, Any]], service: str) -> bool:
+    return any(a["labels"].get("alertname") == c.ALERT_PAGE and a["state"] == "firing"
+               and a["labels"].get(c.LABEL_SERVICE) == service for a in alerts)
+
+
+@needs_prometheus
+@pytest.mark.slow
+def test_page_fires_on_a_high_error_rate_and_not_on_a_clean_one(tmp_path: Path) -> None:
+    rules = fast_rules()
+    with processes() as procs:
+        urls = {name: start_demo(procs, name, tmp_path / f"{name}.log") for name in ("checkout", "search")}
+        procs.append(subprocess.Popen(
+            [sys.executable, str(DEMO / "loadgen.py"), "--rps", "40", "--concurrency", "4",
+             urls["checkout"] + "/checkout", urls["search"] + "/search"],
+            stdout=(tmp_path / "loadgen.log").open("w"), stderr=subprocess.STDOUT))
+        with prometheus(stack_config(urls, sorted(rules)), files=rules) as (prom_url, _):
+            # Clean traffic: wait until the rules have recorded a (zero) error ratio from live
+            # scrapes, then watch ten more evaluations: nothing may be pending or firing.
+            ratio = f'{c.error_ratio("5m")}{{service="checkout",slo="availability"}}'
+            events = f'{c.events_rate("5m")}{{service="checkout",slo="availability"}}'
+            until = time.monotonic() + FIRE_DEADLINE
+            while not (instant(prom_url, f"{events} > 0") and instant(prom_url, ratio)):
+                assert time.monotonic() < until, "the rules never recorded the checkout traffic"
+                time.sleep(0.5)
+            assert float(instant(prom_url, ratio)[0]["value"][1]) == 0.0
+            quiet_until = time.monotonic() + 10
+            while time.monotonic() < quiet_until:
+                assert active_alerts(prom_url) == []
+                time.sleep(0.5)
+
+            # 50 % errors on checkout (budget 0.1 %): a 500x burn; the page must fire, for checkout only.
+            assert requests.post(urls["checkout"] + "/admin/error-rate", data="0.5", timeout=5).ok
+            until = time.monotonic() + FIRE_DEADLINE
+            while not page_firing(alerts := active_alerts(prom_url), "checkout"):
+                assert time.monotonic() < until, f"no page within {FIRE_DEADLINE}s: {json.dumps(alerts)}"
+                time.sleep(0.5)
+            pages = [a for a in alerts if a["labels"]["alertname"] == c.ALERT_PAGE and a["state"] == "firing"]
+            assert {(a["labels"][c.LABEL_SERVICE], a["labels"][c.LABEL_SLO], a["labels"][c.LABEL_SEVERITY])
+                    for a in pages} == {("checkout", "availability", c.SEVERITY_PAGE)}
+            assert not any(a["labels"].get(c.LABEL_SERVICE) == "search" for a in alerts)
+    assert all(proc.poll() is not None for proc in procs)
