@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -339,10 +341,25 @@ def test_credentials_in_the_url_are_moved_to_a_header(grafana: Standin, caplog: 
         assert "pa55-w0rd-XYZ" not in text
 
 
-def test_insecure_warns(grafana: Standin) -> None:
-    result = push(grafana, "--insecure", spec=MINIMAL)
-    assert result.exit_code == 0
-    assert "warning: --insecure" in result.stderr
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_tls_is_verified_by_default(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    with grafana_standin(token=TOKEN, tls=(str(cert), str(key))) as g:
+        result = push(g, "--retries", "0", spec=MINIMAL)
+        assert result.exit_code == 3
+        assert "TLS error (use --ca-cert FILE" in one_line_error(result)
+        assert g.dashboards == {}
+        result = push(g, "--ca-cert", str(cert), spec=MINIMAL)
+        assert result.exit_code == 0, result.stderr
+        assert "warning" not in result.stderr
+        g.dashboards.clear()
+        result = push(g, "--insecure", spec=MINIMAL)
+        assert result.exit_code == 0, result.stderr
+        assert "warning: --insecure: Grafana's TLS certificate is NOT verified" in result.stderr
+        assert set(g.dashboards) == {"error-budget-slo"}
 
 
 # ---------------------------------------------------------------- planning, without a server

@@ -149,8 +149,8 @@ def _verbose_logging(enabled: bool) -> None:
 
 @click.command(epilog=EPILOG)
 @spec_option
-@click.option("--grafana-url", envvar="GRAFANA_URL", default="http://localhost:3000", show_default=True,
-              help="Grafana base URL (env GRAFANA_URL).")
+@click.option("--grafana-url", envvar="GRAFANA_URL", default=None,
+              help="Grafana base URL (env GRAFANA_URL; default: the spec's grafana.url, else http://localhost:3000).")
 @click.option("--token", envvar="GRAFANA_TOKEN", default=None, show_envvar=False,
               help="Service-account token, sent as Bearer (env GRAFANA_TOKEN; prefer the env var).")
 @click.option("--user", envvar="GRAFANA_USER", default=None, help="Basic-auth user (env GRAFANA_USER).")
@@ -180,7 +180,7 @@ def _verbose_logging(enabled: bool) -> None:
               help="Prometheus base URL for --reload (env PROMETHEUS_URL).")
 @click.option("-v", "--verbose", is_flag=True, help="Trace every request (method, path, status, time; never secrets).")
 @handle_errors
-def push(spec_path: str, grafana_url: str, token: str | None, user: str | None, password: str | None,
+def push(spec_path: str, grafana_url: str | None, token: str | None, user: str | None, password: str | None,
          org_id: str | None, ca_cert: str | None, insecure: bool, timeout: float, retries: int, backoff: float,
          concurrency: int, dry_run: bool, prune: bool, message: str | None, no_grafana: bool,
          prometheus_rules_dir: str | None, reload: bool, prometheus_url: str, verbose: bool) -> None:
@@ -214,9 +214,9 @@ def push(spec_path: str, grafana_url: str, token: str | None, user: str | None, 
     if not message:
         commit = git_commit(spec_path)
         message = f"slogen push from {spec.source}" + (f" at {commit}" if commit else "")
-    settings = Settings(url=grafana_url, token=token or None, user=user or None, password=password or None,
-                        org_id=org_id or None, ca_cert=ca_cert, insecure=insecure, timeout=timeout,
-                        retries=retries, backoff=backoff, pool_size=concurrency)
+    settings = Settings(url=grafana_url or spec.grafana.url, token=token or None, user=user or None,
+                        password=password or None, org_id=org_id or None, ca_cert=ca_cert, insecure=insecure,
+                        timeout=timeout, retries=retries, backoff=backoff, pool_size=concurrency)
     client = Client(settings)
     try:
         push_grafana(client, spec.source, spec.grafana.folder_uid, spec.grafana.folder_title,
