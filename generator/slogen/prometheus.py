@@ -57,7 +57,8 @@ class PrometheusClient:
         self.queries = 0
         self._session = requests.Session()
         # Retry the connect only: reads and statuses are not retried (the query may be expensive).
-        retry = Retry(total=connect_retries, connect=connect_retries, read=0, status=0, other=0,
+        # read=False re-raises a read timeout as itself (with 0 it would surface as a connection error).
+        retry = Retry(total=connect_retries, connect=connect_retries, read=False, status=0, other=0,
                       redirect=2, backoff_factor=0.1, raise_on_status=False)
         adapter = HTTPAdapter(max_retries=retry)
         self._session.mount("http://", adapter)
