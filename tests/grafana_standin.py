@@ -232,6 +232,7 @@ class Standin:
 def _handler(standin: Standin) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out as two writes: avoid the delayed-ACK stall
 
         def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
             pass

@@ -160,6 +160,11 @@ def grafana_message(response: requests.Response) -> tuple[str, str]:
     return "", ""
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty dict (callers check the keys they need)."""
+    return dict(value) if isinstance(value, dict) else {}
+
+
 class Client:
     """Grafana over HTTP. Thread-safe: each thread gets its own Session (connection pool)."""
 
@@ -217,6 +222,14 @@ class Client:
             raise self.error(what, response)
         return response
 
+    def json(self, response: requests.Response, what: str) -> Any:
+        """The response's JSON body; a GrafanaError when it is not JSON (a proxy page, not Grafana)."""
+        try:
+            return response.json()
+        except ValueError:
+            raise GrafanaError(f"{what}: {self.base} answered HTTP {response.status_code} without JSON "
+                               "(is this Grafana, or a proxy in front of it?)") from None
+
     def error(self, what: str, response: requests.Response) -> GrafanaError:
         """A one-line GrafanaError for an unexpected response."""
         code = response.status_code
@@ -240,11 +253,7 @@ class Client:
     def health(self) -> dict[str, Any]:
         """`GET /api/health`; raises unless the database is ok."""
         response = self.request("GET", "/api/health", "Grafana health check", ok=(200, 503))
-        try:
-            body = response.json()
-        except ValueError:
-            raise GrafanaError(f"Grafana health check: {self.base} did not answer like Grafana "
-                               "(no JSON from /api/health)") from None
+        body = self.json(response, "Grafana health check")
         if response.status_code != 200 or not isinstance(body, dict) or body.get("database") != "ok":
             database = body.get("database") if isinstance(body, dict) else None
             raise GrafanaError(f"Grafana at {self.base} is unhealthy: database {database or 'unknown'}")
@@ -253,7 +262,7 @@ class Client:
     def get_folder(self, uid: str) -> dict[str, Any] | None:
         """The folder, or None when it does not exist."""
         response = self.request("GET", f"/api/folders/{quote(uid, safe='')}", f"folder {uid}", ok=(200, 404))
-        return None if response.status_code == 404 else dict(response.json())
+        return None if response.status_code == 404 else _object(self.json(response, f"folder {uid}"))
 
     def ensure_folder(self, uid: str, title: str) -> tuple[dict[str, Any], bool]:
         """The folder, created when missing; (folder, created). A 409/412 race on create means it exists."""
@@ -263,7 +272,7 @@ class Client:
         response = self.request("POST", "/api/folders", f"folder {uid} ({title})", ok=(200, 409, 412),
                                 json={"uid": uid, "title": title})
         if response.status_code == 200:
-            return dict(response.json()), True
+            return _object(self.json(response, f"folder {uid}")), True
         found = self.get_folder(uid)  # another writer created it between our GET and POST
         if found is None:
             raise self.error(f"folder {uid} ({title})", response)
@@ -273,13 +282,13 @@ class Client:
         """`{"dashboard": ..., "meta": ...}` or None when there is no dashboard with that uid."""
         response = self.request("GET", f"/api/dashboards/uid/{quote(uid, safe='')}", f"dashboard {uid}",
                                 ok=(200, 404))
-        return None if response.status_code == 404 else dict(response.json())
+        return None if response.status_code == 404 else _object(self.json(response, f"dashboard {uid}"))
 
     def save_dashboard(self, model: dict[str, Any], folder_uid: str, message: str, what: str) -> dict[str, Any]:
         """`POST /api/dashboards/db` with id null and overwrite; Grafana's answer (uid, version, url)."""
         body = {"dashboard": {**model, "id": None}, "folderUid": folder_uid, "overwrite": True,
                 "message": message[:500]}
-        return dict(self.request("POST", "/api/dashboards/db", what, json=body).json())
+        return _object(self.json(self.request("POST", "/api/dashboards/db", what, json=body), what))
 
     def delete_dashboard(self, uid: str, what: str) -> None:
         """Delete a dashboard; already gone counts as deleted."""
@@ -292,7 +301,8 @@ class Client:
         while True:
             params: dict[str, str | int] = {"type": "dash-db", "tag": tag, "folderUIDs": folder_uid,
                                             "limit": page_size, "page": page}
-            batch = self.request("GET", "/api/search", f"search of folder {folder_uid}", params=params).json()
+            what = f"search of folder {folder_uid}"
+            batch = self.json(self.request("GET", "/api/search", what, params=params), what)
             if not isinstance(batch, list):
                 raise GrafanaError(f"search of folder {folder_uid}: unexpected answer from Grafana")
             hits.extend(h for h in batch if isinstance(h, dict))
