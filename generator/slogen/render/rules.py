@@ -1,22 +1,124 @@
-"""Prometheus rule files, one per service (minimal placeholder; the rules issue fills it in)."""
+"""Prometheus rule files, one per service: SLI recordings, budget metadata and burn-rate alerts.
+
+Two groups per service (names from conventions.group_name):
+
+* `sli` (every 30 s): per SLO and per short alert window (≤ 6h) the events rate, errors rate and
+  error ratio read from the raw counters, the 5m and 1h burn rates, then the page/ticket alerts.
+* `period` (every 1 m): hourly tiles (the 1h events and errors rates, recorded once an hour at
+  minute 0), long windows (1d, 3d, 7d) and the SLO period as sums of tiles, and the budget
+  metadata the dashboards and the deploy gate read.
+
+The period ratio is event-weighted (Σ errors ÷ Σ events over the period, never a mean of
+ratios) and cheap: it reads 720 tile samples per series for 30 days instead of re-reading raw
+counters or a dense 5m recording. docs/rules.md has the argument and the measurements.
+"""
 
 from __future__ import annotations
 
+from fractions import Fraction
+from typing import Any
+
+import slogen.render.alerts as alerts
 from slogen import conventions as c
-from slogen.model import Spec
+from slogen import windows
+from slogen.model import SLO, Policy, Spec
+from slogen.render import promql_builders as q
 from slogen.render.artifact import Artifact
 from slogen.render.encode import yaml_text
+
+SLI_INTERVAL = "30s"
+# Must be 1m: the tiles are recorded in the one evaluation per hour that falls in minute 0.
+PERIOD_INTERVAL = "1m"
+TILE_GATE = "minute() == 0"
+
+Rule = dict[str, Any]
 
 
 def generate(spec: Spec) -> list[Artifact]:
     """One rule file per service."""
     out = []
     for service in spec.services:
-        rules = [
-            {"record": c.OBJECTIVE, "expr": f"vector({float(slo.objective)!r})",
-             "labels": {c.LABEL_SERVICE: service.name, c.LABEL_SLO: slo.name}}
-            for slo in service.slos
-        ]
-        doc = {"groups": [{"name": c.group_name(service.name, "sli"), "rules": rules}]}
+        sli_rules: list[Rule] = []
+        period_rules: list[Rule] = []
+        for slo in service.slos:
+            sli_rules += sli_group_rules(slo, spec)
+            period_rules += period_group_rules(slo, spec)
+        doc = {"groups": [
+            {"name": c.group_name(service.name, "sli"), "interval": SLI_INTERVAL, "rules": sli_rules},
+            {"name": c.group_name(service.name, "period"), "interval": PERIOD_INTERVAL, "rules": period_rules},
+        ]}
         out.append(Artifact(c.rule_file(service.name), yaml_text(doc, source=spec.source)))
     return out
+
+
+def record(name: str, expr: str, slo: SLO, extra: dict[str, str] | None = None) -> Rule:
+    """A recording rule carrying the SLO's label set."""
+    return {"record": name, "expr": expr, "labels": {**q.rule_labels(slo), **(extra or {})}}
+
+
+def sli_group_rules(slo: SLO, spec: Spec) -> list[Rule]:
+    """Short windows from raw counters, the 5m/1h burn rates, then the burn-rate alerts."""
+    rules: list[Rule] = []
+    for w in windows.short_windows(slo.window):
+        events = q.series(c.events_rate(w), slo)
+        errors = q.series(c.errors_rate(w), slo)
+        rules.append(record(c.events_rate(w), q.events_expr(slo, w), slo))
+        rules.append(record(c.errors_rate(w), q.errors_expr(slo, w, events), slo))
+        rules.append(record(c.error_ratio(w), q.ratio_expr(errors, events), slo))
+    budget = q.num(slo.error_budget)
+    rules.append(record(c.BURN_RATE_5M, f"{q.series(c.error_ratio('5m'), slo)} / {budget}", slo))
+    rules.append(record(c.BURN_RATE_1H, f"{q.series(c.error_ratio('1h'), slo)} / {budget}", slo))
+    return rules + alerts.burn_rate_alerts(slo, spec)
+
+
+def period_group_rules(slo: SLO, spec: Spec) -> list[Rule]:
+    """Hourly tiles, long windows and the period from tiles, then the budget metadata."""
+    tile_events = q.series(c.EVENTS_TILE, slo)
+    rules = [
+        record(c.EVENTS_TILE, f"{q.events_expr(slo, c.TILE_WINDOW)} and on() ({TILE_GATE})", slo),
+        record(c.ERRORS_TILE, f"({q.errors_expr(slo, c.TILE_WINDOW, tile_events)}) and on() ({TILE_GATE})", slo),
+    ]
+    for w in windows.long_windows(slo.window):
+        rules.append(record(c.error_ratio(w), _tiled_ratio(slo, w), slo))
+    rules.append(record(c.ERROR_RATIO_PERIOD, _tiled_ratio(slo, slo.window), slo))
+    return rules + metadata_rules(slo, spec.policy) + alerts.policy_alerts(slo, spec)
+
+
+def _tiled_ratio(slo: SLO, window: str) -> str:
+    errors = q.tile_sum(c.ERRORS_TILE, slo, window)
+    events = q.tile_sum(c.EVENTS_TILE, slo, window)
+    return q.ratio_expr(errors, events)
+
+
+def metadata_rules(slo: SLO, policy: Policy) -> list[Rule]:
+    """Objective, budget, burn rate and budget remaining over the period, days left, state, info."""
+    budget = q.num(slo.error_budget)
+    remaining = q.series(c.BUDGET_REMAINING, slo)
+    burn_1h = q.series(c.BURN_RATE_1H, slo)
+    days = q.num(slo.window_days)
+    # Exhausted (R ≤ 0) is 0 days whatever the burn; a zero burn with budget left is "never": absent.
+    exhaustion = (f"clamp_min({remaining}, 0) * {days} / ({burn_1h} > 0)"
+                  f" or 0 * ({remaining} <= 0)")
+    info = {"objective": q.num(slo.objective * 100), "window": slo.window, "sli": slo.sli_kind}
+    return [
+        record(c.OBJECTIVE, f"vector({q.num(slo.objective)})", slo),
+        record(c.ERROR_BUDGET, f"vector({budget})", slo),
+        record(c.PERIOD_DAYS, f"vector({days})", slo),
+        record(c.BURN_RATE_PERIOD, f"{q.series(c.ERROR_RATIO_PERIOD, slo)} / {budget}", slo),
+        record(c.BUDGET_REMAINING, f"1 - {q.series(c.ERROR_RATIO_PERIOD, slo)} / {budget}", slo),
+        record(c.DAYS_TO_EXHAUSTION, exhaustion, slo),
+        record(c.STATE, state_expr(remaining, policy), slo),
+        record(c.SLO_INFO, "vector(1)", slo, info),
+    ]
+
+
+def policy_fraction(percent: float) -> Fraction:
+    """A policy threshold in percent as an exact ratio (80 → 4/5)."""
+    return Fraction(str(percent)) / 100
+
+
+def state_expr(remaining: str, policy: Policy) -> str:
+    """STATE_CODES from budget remaining R: NORMAL R > caution, CAUTION warning ≤ R ≤ caution,
+    WARNING freeze ≤ R < warning, FREEZE 0 ≤ R < freeze, EXHAUSTED R < 0 (PRODUCT §4)."""
+    steps = [("<=", policy.caution), ("<", policy.warning), ("<", policy.freeze), ("<", 0.0)]
+    return " + ".join(f"({remaining} {op} bool {q.num(policy_fraction(p))})" for op, p in steps)

@@ -1,0 +1,104 @@
+"""Alert rules of one SLO: multi-window multi-burn-rate page and ticket, and the policy alerts.
+
+Burn-rate alerts follow the SRE workbook (windows.py holds the table): a severity fires when
+the error ratio exceeds `factor × budget` over both the long and the short window of any of
+its rows. Zero traffic records a ratio of 0, which never exceeds a threshold, so it fires
+nothing. Policy alerts (tickets) read the budget remaining: below the freeze threshold, and
+exhausted; they wait 15m so a value hovering at the threshold does not flap.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+from urllib.parse import urlencode
+
+from slogen import conventions as c
+from slogen import windows
+from slogen.model import SLO, AlertOverride, Spec
+from slogen.render import promql_builders as q
+
+POLICY_FOR = "15m"
+
+
+def dashboard_link(slo: SLO, spec: Spec) -> str:
+    """The Grafana dashboard showing `slo`, with its service and SLO variables preselected."""
+    gr = spec.grafana
+    uid = c.service_dashboard_uid(gr.dashboard_uid, slo.service) if gr.per_service else gr.dashboard_uid
+    query = urlencode({f"var-{c.LABEL_SERVICE}": slo.service, f"var-{c.LABEL_SLO}": slo.name})
+    return f"{c.dashboard_url(gr.url, uid)}?{query}"
+
+
+def _override(slo: SLO, severity: str) -> AlertOverride:
+    return slo.alerting.page if severity == c.SEVERITY_PAGE else slo.alerting.ticket
+
+
+def alert_labels(slo: SLO, severity: str) -> dict[str, str]:
+    """service, slo, severity, then the spec's alert labels and the severity's own (which may
+    override `severity`). `slo`/`service` are rule labels too, so `--lint-fatal` sees no duplicates."""
+    return {c.LABEL_SERVICE: slo.service, c.LABEL_SLO: slo.name, c.LABEL_SEVERITY: severity,
+            **dict(slo.alerting.labels), **dict(_override(slo, severity).labels)}
+
+
+def _annotations(slo: SLO, spec: Spec, severity: str, summary: str, description: str) -> dict[str, str]:
+    return {"summary": summary, "description": description, "dashboard": dashboard_link(slo, spec),
+            **dict(slo.alerting.annotations), **dict(_override(slo, severity).annotations)}
+
+
+def burn_condition(slo: SLO, row: windows.BurnWindow) -> str:
+    """`ratio(long) > t and ratio(short) > t` with t = factor × budget printed exactly."""
+    threshold = q.num(row.factor(slo.window) * slo.error_budget)
+    ids = q.id_matchers(slo)
+    return (f"(\n  {c.error_ratio(row.long)}{ids} > {threshold}\nand\n"
+            f"  {c.error_ratio(row.short)}{ids} > {threshold}\n)")
+
+
+def _describe(slo: SLO, rows: list[windows.BurnWindow]) -> str:
+    parts = [f"{float(r.factor(slo.window)):.4g}× over {r.long} and {r.short} "
+             f"({q.percent_text(r.budget_share)} of the budget in {r.long})" for r in rows]
+    return (f"{slo.service}/{slo.name} ({q.num(slo.objective * 100)}% over {slo.window}) burns its error "
+            f"budget at more than {' or '.join(parts)}. "
+            "Error ratio over the long window: {{ $value | humanizePercentage }}.")
+
+
+def burn_rate_alerts(slo: SLO, spec: Spec) -> list[dict[str, Any]]:
+    """The page and ticket alerts of `slo`, minus any the spec disables."""
+    out: list[dict[str, Any]] = []
+    for name, severity, speed in ((c.ALERT_PAGE, c.SEVERITY_PAGE, "fast"),
+                                  (c.ALERT_TICKET, c.SEVERITY_TICKET, "steadily")):
+        if _override(slo, severity).disable:
+            continue
+        rows = [r for r in windows.windows_for(slo.window) if r.severity == severity]
+        summary = f"{slo.service}/{slo.name} is burning its {slo.window} error budget {speed}"
+        out.append({
+            "alert": name,
+            "expr": "\nor\n".join(burn_condition(slo, r) for r in rows),
+            "labels": alert_labels(slo, severity),
+            "annotations": _annotations(slo, spec, severity, summary, _describe(slo, rows)),
+        })
+    return out
+
+
+def policy_alerts(slo: SLO, spec: Spec) -> list[dict[str, Any]]:
+    """Budget below the deploy policy's freeze threshold, and budget exhausted (both tickets,
+    controlled by the ticket override: the burn-rate page already covers urgency)."""
+    if slo.alerting.ticket.disable:
+        return []
+    freeze = spec.policy.freeze
+    remaining = f"{c.BUDGET_REMAINING}{q.id_matchers(slo)}"
+    frac = q.num(Fraction(str(freeze)) / 100)
+    who = f"{slo.service}/{slo.name}"
+    return [
+        {"alert": c.ALERT_FREEZE, "expr": f"{remaining} < {frac} and {remaining} >= 0", "for": POLICY_FOR,
+         "labels": alert_labels(slo, c.SEVERITY_TICKET),
+         "annotations": _annotations(
+             slo, spec, c.SEVERITY_TICKET, f"{who}: error budget below the {freeze:g}% freeze threshold",
+             f"{who} has {{{{ $value | humanizePercentage }}}} of its {slo.window} error budget left, below the "
+             f"deploy policy's freeze threshold of {freeze:g}%: releases should stop except fixes.")},
+        {"alert": c.ALERT_EXHAUSTED, "expr": f"{remaining} < 0", "for": POLICY_FOR,
+         "labels": alert_labels(slo, c.SEVERITY_TICKET),
+         "annotations": _annotations(
+             slo, spec, c.SEVERITY_TICKET, f"{who}: error budget exhausted",
+             f"{who} has spent more than its whole {slo.window} error budget (remaining "
+             "{{ $value | humanizePercentage }}); the objective is currently missed.")},
+    ]
