@@ -210,6 +210,17 @@ def test_429_honours_retry_after(grafana: Standin) -> None:
     assert second.at - first.at >= 0.9  # waited as told, although the backoff is 0
 
 
+def test_bad_retry_after_falls_back_to_backoff_and_413_is_not_retried(grafana: Standin) -> None:
+    grafana.fail("GET", "/api/dashboards/uid/", 429, headers={"Retry-After": "soon-ish"})
+    grafana.fail("POST", "/api/dashboards/db", 413, {"message": "Dashboard is too large, max is 1 MB"},
+                 headers={"Retry-After": "1"})
+    result = push(grafana, spec=MINIMAL)
+    assert result.exit_code == 3
+    assert [r.status for r in grafana.requests("GET", "/api/dashboards/uid/")] == [429, 404]
+    assert [r.status for r in grafana.requests("POST", "/api/dashboards/db")] == [413]
+    assert '"Dashboard is too large, max is 1 MB"' in one_line_error(result)
+
+
 ERRORS = [
     (400, {"message": "Cannot save provisioned dashboard"}, "file-provisioned"),
     (401, {"message": "Invalid API key"}, "not authenticated"),
@@ -235,6 +246,24 @@ def test_save_errors_exit_3_naming_the_dashboard(grafana: Standin, status: int, 
     assert line.startswith(f'error: dashboard error-budget-slo ("Error Budget & SLO Tracking"): HTTP {status} ')
     assert hint in line and f'"{body["message"]}"' in line
     assert len(grafana.requests("POST", "/api/dashboards/db")) == 1  # 4xx/500 are not retried
+
+
+def test_each_failed_dashboard_gets_a_line_and_the_others_are_reported(grafana: Standin) -> None:
+    grafana.fail("POST", "/api/dashboards/db", 500, {"message": "Dashboard API error: disk full"}, times=2)
+    result = push(grafana, "--concurrency", "1")
+    assert result.exit_code == 3
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: dashboard ")]
+    assert len(errors) == 2 and all('"Dashboard API error: disk full"' in line for line in errors)
+    assert len(grafana.dashboards) == 1
+    assert result.stdout.count("created         ") == 1
+
+
+def test_url_without_scheme_is_a_usage_error(grafana: Standin) -> None:
+    result = push(grafana, env={"GRAFANA_URL": "admin:hunter2@grafana:3000"})
+    assert result.exit_code == 2
+    assert "--grafana-url must start with http:// or https://" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    assert grafana.requests() == []
 
 
 def test_real_quota_and_provisioned_conflicts(grafana: Standin) -> None:

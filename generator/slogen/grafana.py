@@ -23,7 +23,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import BaseHTTPResponse
 from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import InsecureRequestWarning
+from urllib3.exceptions import InsecureRequestWarning, InvalidHeader
 from urllib3.util.retry import Retry
 
 from slogen.errors import RemoteError
@@ -99,7 +99,19 @@ def split_credentials(url: str) -> tuple[str, str | None, str | None]:
 
 
 class _TracingRetry(Retry):
-    """urllib3 Retry that logs each retry (method, path, cause) so --verbose shows the backoff."""
+    """urllib3 Retry that logs each retry (method, path, cause) so --verbose shows the backoff.
+
+    Retry-After is honoured only on 429 and 503 (urllib3 would also retry a 413 carrying it),
+    and an unparseable Retry-After falls back to the exponential backoff instead of failing.
+    """
+
+    RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        try:
+            return super().parse_retry_after(retry_after)
+        except InvalidHeader:
+            return 0.0
 
     def increment(self, method: str | None = None, url: str | None = None,
                   response: BaseHTTPResponse | None = None, error: Exception | None = None,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -87,7 +88,7 @@ def push_grafana(client: Client, spec_source: str, folder_uid: str, folder_title
         else:
             actions.append(compare(dashboard, found, folder_uid))
     if failures:
-        raise GrafanaError("\n".join(str(f) for f in failures))
+        raise GrafanaError("\nerror: ".join(str(f) for f in failures))  # one `error:` line each
 
     by_uid = {d.uid: d for d in rendered}
     writes = [a for a in actions if a.kind in (CREATE, UPDATE)]
@@ -127,7 +128,7 @@ def push_grafana(client: Client, spec_source: str, folder_uid: str, folder_title
             counts[DELETE] += 1
             echo(_line("would delete" if dry_run else "deleted", action, client.base))
     if failures:
-        raise GrafanaError("\n".join(str(f) for f in failures))
+        raise GrafanaError("\nerror: ".join(str(f) for f in failures))  # one `error:` line each
     verb = "would be " if dry_run else ""
     echo(f"grafana: {counts[CREATE]} {verb}created, {counts[UPDATE]} {verb}updated, "
          f"{counts[UNCHANGED]} unchanged, {counts[DELETE]} {verb}deleted ({spec_source} → folder {folder_uid})")
@@ -193,6 +194,9 @@ def push(spec_path: str, grafana_url: str | None, token: str | None, user: str |
         fail("--reload needs --prometheus-rules-dir", 2)
     if no_grafana and not prometheus_rules_dir:
         fail("--no-grafana leaves nothing to do without --prometheus-rules-dir", 2)
+    for name, url in (("--grafana-url", grafana_url), ("--prometheus-url", prometheus_url)):
+        if url and urlsplit(url).scheme not in ("http", "https"):
+            fail(f"{name} must start with http:// or https://", 2)  # not echoed: it may hold a password
     _verbose_logging(verbose)
     spec = spec_loader.load(spec_path)
     artifacts = render_bundle(spec)
