@@ -37,8 +37,10 @@ def error_ratio(window: str) -> str:
     return f"{NAMESPACE}:sli_error:ratio_rate{window}"
 
 
-# Hourly tiles: the 1h rates sampled so that aligned hours tile time exactly; long windows
-# (1d, 3d, 7d, the period) are sums of tiles instead of re-reading raw counters over days.
+# Hourly tiles: the 1h rates, recorded ONCE an hour (the period group's evaluation in minute 0),
+# so consecutive samples cover consecutive hours exactly; long windows (1d, 3d, 7d, the period)
+# are `sum_over_time(tile[<window − 1ms>])` instead of re-reading raw counters over days. A tile
+# is absent from instant queries most of the hour: read it with a range, never an instant selector.
 TILE_WINDOW = "1h"
 ERRORS_TILE = f"{NAMESPACE}:sli_errors:tile_rate1h"
 EVENTS_TILE = f"{NAMESPACE}:sli_events:tile_rate1h"
