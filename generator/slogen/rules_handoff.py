@@ -17,8 +17,9 @@ import requests
 import yaml
 
 from slogen.conventions import GENERATED_MARKER
-from slogen.errors import RemoteError, SlogenError
+from slogen.errors import SlogenError
 from slogen.grafana import build_session, describe_exception
+from slogen.prometheus import PrometheusError
 from slogen.render.artifact import Bundle
 from slogen.writer import atomic_write
 
@@ -26,7 +27,7 @@ RULES_DIR = "rules"
 RULE_SUFFIX = ".rules.yaml"
 
 
-class PrometheusError(RemoteError):
+class HandoffError(PrometheusError):
     """Prometheus refused the reload or did not load a rendered group (exit 3)."""
 
 
@@ -114,7 +115,7 @@ class Prometheus:
         try:
             return self.session.request(method, self.url + path, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise PrometheusError(f"{what}: cannot reach Prometheus at {self.url}: "
+            raise HandoffError(f"{what}: cannot reach Prometheus at {self.url}: "
                                   f"{describe_exception(exc)}") from None
 
     def reload(self) -> None:
@@ -124,22 +125,22 @@ class Prometheus:
             return
         detail = _error_text(response)
         if response.status_code == 403:
-            raise PrometheusError(f"Prometheus at {self.url} refused the reload (HTTP 403: \"{detail}\"): "
+            raise HandoffError(f"Prometheus at {self.url} refused the reload (HTTP 403: \"{detail}\"): "
                                   "start it with --web.enable-lifecycle, or send it SIGHUP yourself and "
                                   "run without --reload")
-        raise PrometheusError(f"Prometheus at {self.url} failed to reload (HTTP {response.status_code}): "
+        raise HandoffError(f"Prometheus at {self.url} failed to reload (HTTP {response.status_code}): "
                               f"\"{detail}\" (a rule file was rejected? check with 'promtool check rules')")
 
     def loaded_groups(self) -> dict[str, list[dict[str, Any]]]:
         """Group name → its loaded entries (name, file) from `GET /api/v1/rules`."""
         response = self._call("GET", "/api/v1/rules", "rules listing")
         if response.status_code != 200:
-            raise PrometheusError(f"GET {self.url}/api/v1/rules: HTTP {response.status_code}: "
+            raise HandoffError(f"GET {self.url}/api/v1/rules: HTTP {response.status_code}: "
                                   f"\"{_error_text(response)}\"")
         try:
             groups = response.json()["data"]["groups"]
         except (ValueError, KeyError, TypeError):
-            raise PrometheusError(f"{self.url}/api/v1/rules did not answer like Prometheus") from None
+            raise HandoffError(f"{self.url}/api/v1/rules did not answer like Prometheus") from None
         out: dict[str, list[dict[str, Any]]] = {}
         for group in groups:
             out.setdefault(str(group.get("name")), []).append(group)
@@ -163,7 +164,7 @@ def confirm_loaded(prom: Prometheus, expected: dict[str, str], directory: Path, 
         if not missing:
             return sorted(expected)
         if time.monotonic() >= deadline:
-            raise PrometheusError(
+            raise HandoffError(
                 f"Prometheus at {prom.url} has not loaded rule group{'s' if len(missing) > 1 else ''} "
                 f"{', '.join(missing)} from {directory}: does its rule_files include "
                 f"{directory}/*{RULE_SUFFIX}?")
