@@ -17,7 +17,7 @@ from conftest import ROOT, SPECS
 from slogen import conventions as c
 from slogen.model import LatencySLI, Spec
 from slogen.render import dashboards, render, rules
-from slogen.spec import load
+from slogen.spec import load, loads
 
 SCHEMA_DIR = ROOT.parent / "shared" / "grafana-schema"
 SPEC_FILES = [*sorted(SPECS.glob("*.yaml")), ROOT / "slos.yaml"]
@@ -295,3 +295,22 @@ def test_policy_thresholds_are_exact_for_fractional_policies() -> None:
     steps = dashboards._budget_steps(spec)
     assert steps[1:] == ((20, "orange"), (50, "yellow"), (80, "green"))
     assert dashboards._num(Fraction(1344, 100)) == 13.44 and dashboards._num(Fraction(3)) == 3
+
+
+def big_spec(latency_slos: int) -> Spec:
+    slos = "".join(f"""
+      - name: lat{i}
+        objective: 99
+        sli: {{latency: {{metric: h_seconds, selector: {{route: "/r{i}"}}, threshold: 1s}}}}
+        alerting: {{annotations: {{runbook_url: "https://runbooks.example/{i}"}}}}""" for i in range(latency_slos))
+    return loads(f"version: slogen/v1\nservices:\n  - name: big\n    slos:{slos}\n")
+
+
+def test_many_latency_slos_and_runbooks_are_explained_not_queried() -> None:
+    small = json.loads(dashboards.generate(big_spec(dashboards.MAX_LATENCY_SLOS))[0].text)
+    assert len(small["panels"][5]["targets"]) == 2 * dashboards.MAX_LATENCY_SLOS
+    assert not any(link["type"] == "link" for link in small["links"])  # 30 runbooks > 20
+    big = json.loads(dashboards.generate(big_spec(dashboards.MAX_LATENCY_SLOS + 1))[0].text)
+    assert big["panels"][5]["targets"] == [] and "too many" in big["panels"][5]["description"]
+    few = json.loads(dashboards.generate(big_spec(dashboards.MAX_RUNBOOK_LINKS))[0].text)
+    assert sum(link["type"] == "link" for link in few["links"]) == dashboards.MAX_RUNBOOK_LINKS

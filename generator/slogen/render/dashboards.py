@@ -9,6 +9,7 @@ beyond the latency panel, links and burn-rate lines, which depend on the service
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from fractions import Fraction
 
@@ -24,6 +25,9 @@ SEL = f'{{{c.LABEL_SERVICE}=~"${c.LABEL_SERVICE}",{c.LABEL_SLO}=~"${c.LABEL_SLO}
 BY_SLO = f"max by ({c.LABEL_SERVICE}, {c.LABEL_SLO})"
 LEGEND = f"{{{{{c.LABEL_SERVICE}}}}}/{{{{{c.LABEL_SLO}}}}}"
 STATE_COLORS = ("green", "yellow", "orange", "red", "dark-red")  # in conventions.STATES order
+
+MAX_LATENCY_SLOS = 30  # per latency panel; each SLO costs two queries
+MAX_RUNBOOK_LINKS = 20  # more do not fit the top bar: then only per-service dashboards list them
 
 TITLES = ("Error Budget Remaining", "Days Until Budget Exhaustion", "Error Budget Burn Rate",
           "SLO Compliance Overview", "SLO Compliance History", "Latency P95 vs SLO Target")
@@ -42,8 +46,13 @@ def _budget_steps(spec: Spec) -> tuple[g.Step, ...]:
 
 def _burn_steps(slos: Iterable[SLO]) -> tuple[g.Step, ...]:
     """Budget line 1, then each period's fastest ticket and page factors (the 1d and 1h rows)."""
+    return _burn_steps_for(frozenset(slo.window for slo in slos))
+
+
+@functools.cache
+def _burn_steps_for(periods: frozenset[str]) -> tuple[g.Step, ...]:
     lines: dict[float | int, str] = {1: "yellow"}
-    for period in sorted({slo.window for slo in slos}):
+    for period in sorted(periods):
         rows = windows_for(period)
         page = next(r for r in rows if r.severity == c.SEVERITY_PAGE)
         ticket = next(r for r in rows if r.severity == c.SEVERITY_TICKET)
@@ -153,36 +162,42 @@ def _identity(slo: SLO) -> str:
 
 
 def _latency(slos: tuple[SLO, ...]) -> g.Panel:
+    latency = [slo for slo in slos if isinstance(slo.sli, LatencySLI)]
+    explain = ("The 95th-percentile latency of each latency SLO (5m rate of its histogram) against the SLO's "
+               "threshold (dashed): p95 above the line means more than 5 % of requests are too slow.")
+    if not latency:
+        explain = "No latency SLO is defined here, so this panel stays empty. " + explain
+    elif len(latency) > MAX_LATENCY_SLOS:
+        # Two queries per SLO: past this, one panel would fire hundreds of queries on every refresh.
+        explain = (f"{len(latency)} latency SLOs are too many to query in one panel (limit {MAX_LATENCY_SLOS}); "
+                   "set grafana.dashboard.per_service to get one dashboard per service. " + explain)
+        latency = []
     queries: list[g.Query] = []
-    for slo in slos:
+    targets: list[str] = []
+    for slo in latency:
         sli = slo.sli
-        if not isinstance(sli, LatencySLI):
-            continue
+        assert isinstance(sli, LatencySLI)
         selector = ",".join(f"{k}={quote(v)}" for k, v in sli.selector.items())
         p95 = f"histogram_quantile(0.95, sum by (le) (rate({sli.metric}_bucket{{{selector}}}[5m])))"
         name = f"{slo.service}/{slo.name}"
+        targets.append(f"{name} target {sli.threshold}")
         queries += [g.Query(f"{p95} and on() {_identity(slo)}", f"{name} p95"),
-                    g.Query(f"vector({sli.threshold_seconds!r}) and on() {_identity(slo)}",
-                            f"{name} target {sli.threshold}")]
-    explain = ("The 95th-percentile latency of each latency SLO (5m rate of its histogram) against the SLO's "
-               "threshold (dashed): p95 above the line means more than 5 % of requests are too slow.")
-    if not queries:
-        explain = "No latency SLO is defined here, so this panel stays empty. " + explain
-    targets = {f"{s.service}/{s.name} target {s.sli.threshold}" for s in slos if isinstance(s.sli, LatencySLI)}
+                    g.Query(f"vector({sli.threshold_seconds!r}) and on() {_identity(slo)}", targets[-1])]
     return g.Panel(
         "timeseries", TITLES[5], explain, g.Grid(12, 17, 12, 8), tuple(queries),
         g.FieldStyle(unit="s", decimals=3), min=0, no_value="no latency SLO",
-        overrides=tuple(g.Override(g.FieldStyle(dashed=True), name=t) for t in sorted(targets)))
+        overrides=tuple(g.Override(g.FieldStyle(dashed=True), name=t) for t in targets))
 
 
 def _links(slos: tuple[SLO, ...]) -> tuple[g.Link, ...]:
+    """A dropdown of every slogen dashboard, then the runbooks (if few enough to fit the top bar)."""
     seen: dict[str, str] = {}
     for slo in slos:
         url = slo.alerting.annotations.get("runbook_url")
         if url and url not in seen:
             seen[url] = f"Runbook: {slo.service}/{slo.name}"
-    return (g.Link("SLO dashboards", tag=c.MARKER_TAG),
-            *(g.Link(title, url=url) for url, title in seen.items()))
+    runbooks = () if len(seen) > MAX_RUNBOOK_LINKS else tuple(g.Link(title, url=url) for url, title in seen.items())
+    return (g.Link("SLO dashboards", tag=c.MARKER_TAG), *runbooks)
 
 
 def _dashboard(spec: Spec, uid: str, title: str, slos: tuple[SLO, ...], common: tuple[g.Panel, ...],
