@@ -144,7 +144,17 @@ def test_jobs_and_what_they_run(workflow: dict[str, Any]) -> None:
     ("pull_request", "refs/pull/1/merge", False), ("workflow_dispatch", "refs/heads/main", False),
 ])
 def test_push_runs_only_on_main(workflow: dict[str, Any], event: str, ref: str, runs: bool) -> None:
-    assert bool(evaluate(workflow["jobs"]["push"]["if"], {"github.event_name": event, "github.ref": ref})) is runs
+    ctx = {"github.event_name": event, "github.ref": ref, "vars.GRAFANA_URL": "https://grafana.example"}
+    assert bool(evaluate(workflow["jobs"]["push"]["if"], ctx)) is runs
+    assert not evaluate(workflow["jobs"]["push"]["if"], {**ctx, "vars.GRAFANA_URL": ""})
+
+
+def test_gate_is_skipped_without_prometheus_and_then_nothing_deploys(workflow: dict[str, Any]) -> None:
+    jobs = workflow["jobs"]
+    assert evaluate(jobs["gate"]["if"], {"vars.PROMETHEUS_URL": "http://prometheus:9090"}) is True
+    assert evaluate(jobs["gate"]["if"], {}) is False
+    skipped = {"github.event_name": "push", "needs.gate.result": "skipped", "needs.push.result": "success"}
+    assert not evaluate(jobs["deploy"]["if"], skipped)
 
 
 @pytest.mark.parametrize("choice", ["none", "WARNING", "FREEZE", "EXHAUSTED"])
