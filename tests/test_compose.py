@@ -293,3 +293,26 @@ def test_route_helper_follows_alertmanager_semantics() -> None:
     tree = {"receiver": "d", "routes": [{"receiver": "a", "matchers": ['x=~"1|2"']},
                                         {"receiver": "b", "matchers": ['x!="3"']}]}
     assert [route(tree, {"x": v}) for v in ("1", "2", "3", "4")] == ["a", "a", "d", "b"]
+
+
+def test_history_is_seeded_before_prometheus_starts(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    # promtool of the same release that reads the blocks writes them.
+    assert services["backfill"]["image"] == services["prometheus"]["image"]
+    assert services["prometheus"]["depends_on"]["backfill"]["condition"] == "service_completed_successfully"
+    assert services["backfill"]["depends_on"]["history"]["condition"] == "service_completed_successfully"
+    script = services["backfill"]["command"][0]
+    assert "create-blocks-from openmetrics --max-block-duration=" in script  # minutes, not hours, to build
+    assert mount_target(compose, "history", "./slos.yaml") in services["history"]["command"]
+    data_volume = next(v for v in services["prometheus"]["volumes"] if v.endswith(":/prometheus"))
+    assert data_volume in services["backfill"]["volumes"]
+
+
+def test_every_demo_command_is_in_the_image(compose: dict[str, Any]) -> None:
+    dockerfile = (ROOT / "demo/Dockerfile").read_text()
+    copied = set(" ".join(re.findall(r"^COPY (.+) \./?$", dockerfile, re.MULTILINE)).split())
+    for name, service in compose["services"].items():
+        if service.get("build"):
+            command = service.get("command", ["python", "app.py"])
+            assert command[0] == "python" and command[1] in copied, (name, command)
+            assert (ROOT / "demo" / command[1]).is_file()

@@ -205,3 +205,55 @@ def test_page_fires_on_a_high_error_rate_and_not_on_a_clean_one(tmp_path: Path) 
                     for a in pages} == {("checkout", "availability", c.SEVERITY_PAGE)}
             assert not any(a["labels"].get(c.LABEL_SERVICE) == "search" for a in alerts)
     assert all(proc.poll() is not None for proc in procs)
+
+
+# ------------------------------------------------------------------ seeded history
+
+history = load_demo_module("history")
+
+
+def test_history_uses_the_conventions_series_names() -> None:
+    assert (history.EVENTS_TILE, history.ERRORS_TILE) == (c.EVENTS_TILE, c.ERRORS_TILE)
+
+
+@needs_prometheus
+def test_seeded_history_gives_the_budget_at_once(tmp_path: Path) -> None:
+    # 27 days: inside every period of slos.yaml (28d, 30d), so every tile counts whenever the
+    # rules evaluate, and the expectation does not depend on the evaluation instant.
+    out = tmp_path / "history.om"
+    assert history.main(["--spec", str(ROOT / "slos.yaml"), "--days", "27", "--out", str(out)]) == 0
+    text = out.read_text()
+    sums: dict[tuple[str, str, str], float] = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        series, value, _ = line.rsplit(" ", 2)
+        metric, labels = series.split("{")
+        service, slo = (part.split("=")[1].strip('"') for part in labels.rstrip("}").split(","))
+        sums[(metric, service, slo)] = sums.get((metric, service, slo), 0.0) + float(value)
+    spec = spec_loader.load(str(ROOT / "slos.yaml"))
+    expected = {}
+    for slo in spec.slos:
+        ratio = sums[(c.ERRORS_TILE, slo.service, slo.name)] / sums[(c.EVENTS_TILE, slo.service, slo.name)]
+        expected[(slo.service, slo.name)] = 1 - ratio / float(slo.error_budget)
+    # The model's intent: 10 % of the budget spent, plus the default incidents (3 h at burn 20,
+    # 6 h at burn 5), weighted by diurnal traffic (x0.5..x1.5) at whatever hour they fell on.
+    assert 0.9 - 3 * 19.9 / 648 * 1.5 < expected[("checkout", "availability")] < 0.9 - 3 * 19.9 / 648 * 0.5
+    assert 0.9 - 6 * 4.9 / 648 * 1.5 < expected[("search", "latency")] < 0.9 - 6 * 4.9 / 648 * 0.5
+    assert abs(expected[("checkout", "latency")] - 0.9) < 1e-9
+
+    from prom import backfill
+    backfill(text, tmp_path / "data")
+    rules = fast_rules()
+    config = yaml.safe_dump({"global": {"evaluation_interval": "1s"}, "rule_files": sorted(rules)})
+    with prometheus(config, data_dir=tmp_path / "data", files=rules) as (url, _):
+        until = time.monotonic() + FIRE_DEADLINE
+        while len(got := instant(url, c.BUDGET_REMAINING)) < len(expected):
+            assert time.monotonic() < until, f"budget not recorded from the seeded tiles: {got}"
+            time.sleep(0.5)
+        state = instant(url, c.STATE)
+    values = {(r["metric"]["service"], r["metric"]["slo"]): float(r["value"][1]) for r in got}
+    assert values.keys() == expected.keys()
+    for key, want in expected.items():
+        assert abs(values[key] - want) < 1e-9, (key, values[key], want)
+    assert {float(r["value"][1]) for r in state} == {float(c.STATE_CODES["NORMAL"])}
