@@ -236,9 +236,9 @@ def test_seeded_history_gives_the_budget_at_once(tmp_path: Path) -> None:
     for slo in spec.slos:
         ratio = sums[(c.ERRORS_TILE, slo.service, slo.name)] / sums[(c.EVENTS_TILE, slo.service, slo.name)]
         expected[(slo.service, slo.name)] = 1 - ratio / float(slo.error_budget)
-    # The model's intent: 10 % of the budget spent, plus the default incidents (3 h at burn 20,
+    # The model's intent: 10 % of the budget spent, plus the default incidents (3 h at burn 12,
     # 6 h at burn 5), weighted by diurnal traffic (x0.5..x1.5) at whatever hour they fell on.
-    assert 0.9 - 3 * 19.9 / 648 * 1.5 < expected[("checkout", "availability")] < 0.9 - 3 * 19.9 / 648 * 0.5
+    assert 0.9 - 3 * 11.9 / 648 * 1.5 < expected[("checkout", "availability")] < 0.9 - 3 * 11.9 / 648 * 0.5
     assert 0.9 - 6 * 4.9 / 648 * 1.5 < expected[("search", "latency")] < 0.9 - 6 * 4.9 / 648 * 0.5
     assert abs(expected[("checkout", "latency")] - 0.9) < 1e-9
 
