@@ -46,7 +46,7 @@ def grafana() -> Iterator[Standin]:
 
 def push(g: Standin, *args: str, spec: str = FULL, env: dict[str, str] | None = None) -> Result:
     environment = {"GRAFANA_URL": g.url, "GRAFANA_TOKEN": TOKEN, "GRAFANA_USER": None, "GRAFANA_PASSWORD": None,
-                   "GRAFANA_ORG_ID": None, "GITHUB_SHA": None, **(env or {})}
+                   "GRAFANA_ORG_ID": None, "GITHUB_SHA": None, "NO_PROXY": "127.0.0.1", **(env or {})}
     return CliRunner().invoke(main, ["push", "-f", spec, "--backoff", "0.01", *args], env=environment)
 
 
@@ -368,6 +368,15 @@ def test_credentials_in_the_url_are_moved_to_a_header(grafana: Standin, caplog: 
     assert grafana.requests("GET", "/api/folders/")[0].headers["authorization"].startswith("Basic ")
     for text in (result.stdout, result.stderr, caplog.text):
         assert "pa55-w0rd-XYZ" not in text
+
+
+def test_netrc_never_replaces_the_token(grafana: Standin, tmp_path: Path) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login intruder password from-netrc\n")
+    netrc.chmod(0o600)
+    result = push(grafana, spec=MINIMAL, env={"NETRC": str(netrc)})
+    assert result.exit_code == 0, result.stderr
+    assert {r.headers["authorization"] for r in grafana.requests("GET", "/api/folders/")} == {f"Bearer {TOKEN}"}
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")

@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase, HTTPBasicAuth
 from urllib3 import BaseHTTPResponse
 from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import InsecureRequestWarning, InvalidHeader
@@ -130,8 +131,7 @@ def build_session(*, retries: int, backoff: float, pool_size: int = 8) -> reques
         backoff_jitter=backoff, respect_retry_after_header=True, retry_after_max=RETRY_AFTER_MAX,
         raise_on_status=False, raise_on_redirect=False,
     )
-    session = requests.Session()
-    session.trust_env = False  # a netrc or proxy env must not inject credentials or reroute loopback tests
+    session = requests.Session()  # trust_env stays on: HTTPS_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE apply
     adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -172,6 +172,20 @@ def grafana_message(response: requests.Response) -> tuple[str, str]:
     return "", ""
 
 
+class _Bearer(AuthBase):
+    """`Authorization: Bearer <token>`; the token is never part of repr()."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "_Bearer(***)"
+
+
 def _object(value: Any) -> dict[str, Any]:
     """`value` when it is a JSON object, else an empty dict (callers check the keys they need)."""
     return dict(value) if isinstance(value, dict) else {}
@@ -189,8 +203,6 @@ class Client:
         self._local = threading.local()
         self._secrets = settings.secrets() + [s for s in (password,) if s]
         self._headers = {"Accept": "application/json", "User-Agent": "slogen"}
-        if settings.token:
-            self._headers["Authorization"] = f"Bearer {settings.token}"
         if settings.org_id:
             self._headers["X-Grafana-Org-Id"] = str(settings.org_id)
         if settings.insecure:
@@ -202,8 +214,12 @@ class Client:
             s = self.settings
             session = build_session(retries=s.retries, backoff=s.backoff, pool_size=s.pool_size)
             session.headers.update(self._headers)
-            if s.auth_kind == "basic" and s.user is not None:
-                session.auth = (s.user, s.password or "")
+            # Auth goes through session.auth (not a default header) so that a ~/.netrc entry can
+            # never replace the token: requests consults netrc only when no auth is set.
+            if s.token:
+                session.auth = _Bearer(s.token)
+            elif s.auth_kind == "basic" and s.user is not None:
+                session.auth = HTTPBasicAuth(s.user, s.password or "")
             session.verify = s.ca_cert if s.ca_cert else not s.insecure
             self._local.session = session
         return session
@@ -223,7 +239,10 @@ class Client:
         """Send one request (with retries); a status outside `ok` raises GrafanaError about `what`."""
         started = time.monotonic()
         try:
-            response = self._session().request(method, self.base + path, timeout=self.settings.timeout, **kwargs)
+            session = self._session()
+            # verify is passed per request: requests lets REQUESTS_CA_BUNDLE override session.verify
+            response = session.request(method, self.base + path, timeout=self.settings.timeout,
+                                       verify=session.verify, **kwargs)
         except requests.RequestException as exc:
             log.debug("%s %s failed after %.2fs: %s", method, path, time.monotonic() - started,
                       self.scrub(describe_exception(exc)))
