@@ -16,8 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import filelock
-
 from slogen import conventions as c
 from slogen.budget import SLOBudget, Snapshot
 from slogen.errors import UndecidedError
@@ -145,6 +143,8 @@ def audit_record(snapshot: Snapshot, override: str, env: Mapping[str, str]) -> d
 
 def append_audit(path: str | os.PathLike[str], record: Mapping[str, Any], timeout: float = LOCK_TIMEOUT) -> None:
     """Append `record` as one JSON line, under an exclusive lock; AuditError if that is impossible."""
+    import filelock  # imported here: only an override needs it, and it costs ~50 ms at startup
+
     line = json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"
     target = Path(path)
     try:

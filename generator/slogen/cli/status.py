@@ -7,14 +7,9 @@ import os
 import sys
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich import box
-from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
 from slogen import budget
 from slogen import conventions as c
@@ -24,6 +19,10 @@ from slogen.cli.common import handle_errors, spec_option
 from slogen.errors import SlogenError, SpecError, UndecidedError
 from slogen.model import Spec
 from slogen.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL, PrometheusClient
+
+if TYPE_CHECKING:  # rich is imported where it is used: gate never needs it (startup time)
+    from rich.console import Group
+    from rich.table import Table
 
 COLOURS = {"NORMAL": "green", "CAUTION": "yellow", "WARNING": "dark_orange", "FREEZE": "red",
            "EXHAUSTED": "bold white on red", c.UNKNOWN: "magenta"}
@@ -82,6 +81,10 @@ def _snapshot(spec: Spec, service: str | None, slo: str | None, url: str, timeou
 
 
 def _table(snapshot: budget.Snapshot) -> Table:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(box=box.SIMPLE_HEAVY, title=f"Error budgets as of {policy.rfc3339(snapshot.time)}  "
                   f"(worst: {snapshot.state})", title_justify="left")
     for header, justify in (("service", "left"), ("SLO", "left"), ("objective", "right"), ("SLI", "right"),
@@ -96,6 +99,9 @@ def _table(snapshot: budget.Snapshot) -> Table:
 
 
 def _render(snapshot: budget.Snapshot) -> Group:
+    from rich.console import Group
+    from rich.text import Text
+
     parts: list[Any] = [_table(snapshot)]
     if snapshot.unknown:
         parts.append(Text("no data for " + ", ".join(b.name for b in snapshot.unknown)
@@ -113,6 +119,10 @@ def _render(snapshot: budget.Snapshot) -> Group:
 def status(spec_path: str, service: str | None, slo_name: str | None, when: float | None, timeout: float,
            prometheus_url: str, as_json: bool, watch: bool, interval: float) -> None:
     """Show every SLO's error budget, burn rate and deploy state (exit 0; 3 Prometheus failed)."""
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+
     spec = spec_loader.load(spec_path)
     console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
 
