@@ -118,6 +118,8 @@ CASES = {
                              "(got 50, 60, 20)"]),
     "missing required": (VALID.replace("        objective: 99.9\n", ""),
                          ["s.yaml:6:9: $.services[0].slos[0]: missing required key 'objective'"]),
+    "non-text key": ("version: slogen/v1\n1: x\n", ["s.yaml:2:1: $: keys must be text, got '1': quote it"]),
+    "empty key": ("?\n", ["s.yaml:1:2: $: keys must be text, got an empty key: quote it"]),
     "duplicate key": (VALID.replace("objective: 99.9", "objective: 99.9\n        objective: 99"),
                       ["s.yaml:8:9: $.services[0].slos[0].objective: duplicate key 'objective': the later value "
                        "would win"]),

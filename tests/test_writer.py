@@ -35,12 +35,14 @@ def test_check_passes_then_names_each_stale_file(tmp_path: Path) -> None:
     assert run("render", "-f", str(SPEC), "-o", str(tmp_path)).exit_code == 0
     ok = run("render", "-f", str(SPEC), "-o", str(tmp_path), "--check")
     assert ok.exit_code == 0 and "up to date" in ok.output
-    edited = tmp_path / "slos.yaml"
+    edited = tmp_path / "minimal.yaml"  # same name: only the objective changes in the output
     edited.write_text(SPEC.read_text().replace("99.9", "99.5"))
     stale = run("render", "-f", str(edited), "-o", str(tmp_path), "--check")
     assert stale.exit_code == 1
     assert f"stale: {tmp_path / 'rules/api.rules.yaml'}" in stale.output
-    assert "-    expr: vector(0.999)" in stale.output or "0.999" in stale.output
+    assert "-    expr: sum(slogen:sli_error:ratio_rate5m{service=\"api\",slo=\"availability\"}) / 0.001" in stale.output
+    assert "+    expr: sum(slogen:sli_error:ratio_rate5m{service=\"api\",slo=\"availability\"}) / 0.005" in stale.output
+    assert "1 of the rendered files differ" in stale.output
     assert "run 'slogen render" in stale.output
 
 

@@ -51,6 +51,8 @@ def load(path: str) -> Spec:
 def loads(text: str, *, filename: str = "slos.yaml") -> Spec:
     """Validate spec text; `filename` is used in messages and generated-file headers."""
     located = _parse(text, filename)
+    if any(p.message.startswith("keys must be text") for p in located.duplicates):
+        raise SpecError(filename, located.duplicates)  # the schema checks assume text keys
     problems = list(located.duplicates) + schema_problems(located) + semantic_problems(located)
     if problems:
         raise SpecError(filename, _unique(problems))

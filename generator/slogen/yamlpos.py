@@ -71,8 +71,8 @@ class _CountingLoader(_Loader):  # type: ignore[misc]
         pairs = len(node.value)
         merges = any(k.tag == "tag:yaml.org,2002:merge" for k, _ in node.value)
         mapping = super().construct_mapping(node, deep=deep)
-        if not merges and len(mapping) < pairs:
-            self.has_duplicates = True
+        if (not merges and len(mapping) < pairs) or not all(type(k) is str for k in mapping):
+            self.has_duplicates = True  # the walk below names each duplicate or non-string key
         return mapping  # type: ignore[no-any-return]
 
 
@@ -106,8 +106,13 @@ def _walk(node: yaml.Node, path: Path, values: dict[Path, tuple[int, int]], keys
     if isinstance(node, yaml.MappingNode):
         names: set[str] = set()
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                continue  # the constructor or the schema reports it
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+                if key_node.tag != "tag:yaml.org,2002:merge":
+                    line, col = _mark(key_node)
+                    shown = repr(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "a collection"
+                    duplicates.append(Problem(line, col, json_path(path), f"keys must be text, got "
+                                              f"{shown if shown != repr('') else 'an empty key'}: quote it"))
+                continue
             key = key_node.value
             if key == "<<":
                 continue  # merge keys: positions come from the merged mapping
