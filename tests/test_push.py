@@ -300,7 +300,8 @@ def test_slow_server_times_out(grafana: Standin) -> None:
     grafana.slow("GET", "/api/dashboards/uid/", 3.0, times=5)
     result = push(grafana, "--timeout", "0.3", "--retries", "1", spec=MINIMAL)
     assert result.exit_code == 3
-    assert "timed out" in one_line_error(result)
+    assert one_line_error(result) == (f'error: dashboard error-budget-slo ("Error Budget & SLO Tracking"): cannot '
+                                      f'reach Grafana at {grafana.url}: timed out')
     assert len(grafana.requests("GET", "/api/dashboards/uid/")) == 2  # one try + one retry
     assert grafana.requests("POST", "/api/dashboards/db") == []
 

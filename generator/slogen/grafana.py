@@ -309,11 +309,11 @@ class Client:
             raise self.error(f"folder {uid} ({title})", response)
         return found, False
 
-    def get_dashboard(self, uid: str) -> dict[str, Any] | None:
+    def get_dashboard(self, uid: str, what: str = "") -> dict[str, Any] | None:
         """`{"dashboard": ..., "meta": ...}` or None when there is no dashboard with that uid."""
-        response = self.request("GET", f"/api/dashboards/uid/{quote(uid, safe='')}", f"dashboard {uid}",
-                                ok=(200, 404))
-        return None if response.status_code == 404 else _object(self.json(response, f"dashboard {uid}"))
+        what = what or f"dashboard {uid}"
+        response = self.request("GET", f"/api/dashboards/uid/{quote(uid, safe='')}", what, ok=(200, 404))
+        return None if response.status_code == 404 else _object(self.json(response, what))
 
     def save_dashboard(self, model: dict[str, Any], folder_uid: str, message: str, what: str) -> dict[str, Any]:
         """`POST /api/dashboards/db` with id null and overwrite; Grafana's answer (uid, version, url)."""

@@ -79,7 +79,8 @@ def push_grafana(client: Client, spec_source: str, folder_uid: str, folder_title
         _, created = client.ensure_folder(folder_uid, folder_title)
         echo(f"folder {folder_uid}: {'created' if created else 'exists'} \"{folder_title}\"")
 
-    stored = run_all(lambda d: client.get_dashboard(d.uid), rendered, concurrency)
+    stored = run_all(lambda d: client.get_dashboard(d.uid, f"dashboard {d.uid} (\"{d.title}\")"), rendered,
+                     concurrency)
     actions: list[Action] = []
     failures: list[GrafanaError] = []
     for dashboard, found in zip(rendered, stored, strict=True):
