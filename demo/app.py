@@ -181,10 +181,10 @@ def make_handler(demo: Demo) -> type[BaseHTTPRequestHandler]:
             if not parts.path.startswith("/admin/"):
                 self._work("POST")
                 return
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
             knob = parts.path.removeprefix("/admin/")
             try:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("utf-8", "replace") if length > 0 else ""
                 if knob == "config":
                     changes = json.loads(body or "{}")
                     if not isinstance(changes, dict):

@@ -98,10 +98,11 @@ def run(urls: list[str], rps: float, concurrency: int, duration: float, stop: th
 def main(argv: list[str] | None = None) -> int:
     env = os.environ
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # Defaults from the environment go through `type` too, so a bad value is a usage error.
     parser.add_argument("urls", nargs="*", default=[u for u in env.get("LOADGEN_TARGETS", "").split(",") if u])
-    parser.add_argument("--rps", type=float, default=float(env.get("LOADGEN_RPS", "20")))
-    parser.add_argument("--concurrency", type=int, default=int(env.get("LOADGEN_CONCURRENCY", "8")))
-    parser.add_argument("--duration", type=float, default=float(env.get("LOADGEN_DURATION", "0")))
+    parser.add_argument("--rps", type=float, default=env.get("LOADGEN_RPS", "20"))
+    parser.add_argument("--concurrency", type=int, default=env.get("LOADGEN_CONCURRENCY", "8"))
+    parser.add_argument("--duration", type=float, default=env.get("LOADGEN_DURATION", "0"))
     args = parser.parse_args(argv)
     if not args.urls:
         parser.error("no targets: pass URLs or set LOADGEN_TARGETS")

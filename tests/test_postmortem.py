@@ -186,3 +186,16 @@ def test_no_data_is_reported_not_invented(tmp_path: Path) -> None:
     text = (tmp_path / "2026-01-15-quiet.md").read_text()
     assert "| checkout/availability | 99.9 % | no data | no data | no data | n/a | UNKNOWN | UNKNOWN |" in text
     assert "**Resulting deploy state:** UNKNOWN" in text
+
+
+def test_unwritable_directory_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run("Outage", "-f", SPEC, "--dir", str(blocker / "sub"), "--date", "2026-01-15")
+    assert result.exit_code == 1, result.output
+    assert "cannot" in result.output and "internal error" not in result.output
+
+
+def test_multi_line_titles_become_one_heading(tmp_path: Path) -> None:
+    assert run("DB\n  down", "-f", SPEC, "--dir", str(tmp_path), "--date", "2026-01-15").exit_code == 0
+    assert (tmp_path / "2026-01-15-db-down.md").read_text().startswith("# Postmortem: DB down\n")

@@ -188,7 +188,7 @@ def document(title: str, day: date, spec: Spec, slos: Sequence[SLO], impact: Imp
     if impact is not None:
         link += f"?from={int(impact.start * 1000)}&to={int(impact.end * 1000)}"
     return template.substitute(
-        title=title.strip() or "Untitled",
+        title=" ".join(title.split()) or "Untitled",  # one line: it is a markdown heading
         date=day.isoformat(),
         window=f"{_stamp(impact.start)} – {_stamp(impact.end)}" if impact else "_start – end, UTC_",
         duration=duration_text(impact.end - impact.start) if impact else "_hh:mm_",
@@ -206,13 +206,17 @@ def document(title: str, day: date, spec: Spec, slos: Sequence[SLO], impact: Imp
 def write(directory: str | os.PathLike[str], name: str, text: str) -> Path:
     """Create `directory/name` with `text`; PostmortemExistsError if it exists (never overwritten)."""
     folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         # Exclusive create: even two concurrent runs cannot replace each other's file.
         with open(path, "x", encoding="utf-8") as handle:
             handle.write(text)
     except FileExistsError:
-        raise PostmortemExistsError(f"{path} already exists; slogen never overwrites a postmortem "
-                                    "(edit it, or choose another title or --date)") from None
+        if path.exists():
+            raise PostmortemExistsError(f"{path} already exists; slogen never overwrites a postmortem "
+                                        "(edit it, or choose another title or --date)") from None
+        raise SlogenError(f"cannot create the directory {folder}: a file is in the way") from None
+    except OSError as exc:
+        raise SlogenError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
