@@ -257,3 +257,28 @@ def test_seeded_history_gives_the_budget_at_once(tmp_path: Path) -> None:
     for key, want in expected.items():
         assert abs(values[key] - want) < 1e-9, (key, values[key], want)
     assert {float(r["value"][1]) for r in state} == {float(c.STATE_CODES["NORMAL"])}
+
+
+def test_webhook_logs_one_line_per_alert(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "webhook.log"
+    payload = {"version": "4", "status": "firing", "receiver": "page", "alerts": [
+        {"status": "firing", "labels": {"alertname": c.ALERT_PAGE, "service": "checkout", "slo": "availability",
+                                        "severity": "page"}, "annotations": {"summary": "burning fast"}},
+        {"status": "resolved", "labels": {"alertname": c.ALERT_TICKET, "service": "search", "slo": "latency",
+                                          "severity": "ticket"}, "annotations": {}}]}
+    with processes() as procs:
+        procs.append(subprocess.Popen([sys.executable, str(DEMO / "webhook.py")], stdout=log.open("w"),
+                                      stderr=subprocess.STDOUT,
+                                      env={"WEBHOOK_HOST": "127.0.0.1", "WEBHOOK_PORT": str(port),
+                                           "PATH": "/usr/bin:/bin"}))
+        url = f"http://127.0.0.1:{port}"
+        wait_http(url + "/")
+        assert requests.post(url + "/page", json=payload, timeout=5).status_code == 200
+        assert requests.post(url + "/page", data=b"{not json", timeout=5).status_code == 400
+        received = requests.get(url + "/", timeout=5).json()
+    lines = log.read_text().splitlines()
+    assert (f"[page] firing {c.ALERT_PAGE} service=checkout slo=availability severity=page - burning fast"
+            in lines)
+    assert f"[page] resolved {c.ALERT_TICKET} service=search slo=latency severity=ticket" in lines
+    assert received == [{"channel": "page", "payload": payload}]
