@@ -20,7 +20,7 @@ import pytest
 
 from prom import free_port, needs_prometheus, prometheus
 from slogen import conventions as c
-from slogen.prometheus import PrometheusClient, PrometheusError
+from slogen.prometheus import PrometheusClient, PrometheusError, display_url
 
 SPEC = """
 version: slogen/v1
@@ -138,6 +138,16 @@ def test_connection_refused_is_a_clear_remote_error() -> None:
         client.query("up")
     assert client.queries == 1  # connect retries happen inside the one query
     assert PrometheusError.exit_code == 3
+
+
+def test_credentials_in_the_url_are_never_shown() -> None:
+    port = free_port()
+    client = PrometheusClient(f"http://reader:s3cret-pw@127.0.0.1:{port}", timeout=2)
+    with pytest.raises(PrometheusError) as err:
+        client.query("up")
+    assert "s3cret-pw" not in str(err.value)
+    assert f"http://reader:***@127.0.0.1:{port}" in str(err.value)
+    assert display_url("http://localhost:9090") == "http://localhost:9090"
 
 
 def test_a_server_that_never_answers_times_out() -> None:

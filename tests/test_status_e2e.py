@@ -451,6 +451,7 @@ def test_an_unwritable_audit_log_refuses_the_override(world: World, tmp_path: Pa
                        env={"OVERRIDE_DEPLOY_FREEZE": "true"})
     assert result.returncode == 99
     assert "override refused: cannot write the audit log" in result.stderr
+    assert result.stdout.startswith("gate: FREEZE (deploy blocked, exit 99)")
 
 
 def test_twenty_concurrent_override_gates_leave_twenty_intact_lines(world: World, tmp_path: Path) -> None:

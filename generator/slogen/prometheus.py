@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -53,6 +54,7 @@ class PrometheusClient:
         if timeout <= 0 or not math.isfinite(timeout):
             raise ValueError("timeout must be a positive number of seconds")
         self.base_url = base_url.rstrip("/")
+        self.shown_url = display_url(self.base_url)  # what messages show: never a password
         self.timeout = timeout
         self.queries = 0
         self._session = requests.Session()
@@ -84,13 +86,15 @@ class PrometheusClient:
         try:
             response = self._session.get(url, params=params, timeout=self.timeout)
         except requests.exceptions.Timeout:
-            raise PrometheusError(f"Prometheus at {self.base_url} did not answer within "
+            raise PrometheusError(f"Prometheus at {self.shown_url} did not answer within "
                                   f"{self.timeout:g}s") from None
         except requests.exceptions.ConnectionError as exc:
-            raise PrometheusError(f"cannot connect to Prometheus at {self.base_url}: {_reason(exc)}") from None
+            raise PrometheusError(f"cannot connect to Prometheus at {self.shown_url}: "
+                                  f"{_reason(exc, self.base_url)}") from None
         except requests.exceptions.RequestException as exc:
-            raise PrometheusError(f"request to Prometheus at {self.base_url} failed: {_reason(exc)}") from None
-        return _parse(self.base_url, response, expr)
+            raise PrometheusError(f"request to Prometheus at {self.shown_url} failed: "
+                                  f"{_reason(exc, self.base_url)}") from None
+        return _parse(self.shown_url, response, expr)
 
 
 def _parse(base_url: str, response: requests.Response, expr: str) -> QueryResult:
@@ -123,9 +127,23 @@ def _sample(item: dict[str, Any]) -> Sample:
     return Sample({str(k): str(v) for k, v in item.get("metric", {}).items()}, float(value), float(timestamp))
 
 
-def _reason(exc: BaseException) -> str:
-    """The innermost cause of a requests/urllib3 error, without the pool's boilerplate."""
+def display_url(url: str) -> str:
+    """`url` without its password (PROMETHEUS_URL may carry basic-auth credentials)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def _reason(exc: BaseException, url: str) -> str:
+    """The innermost cause of a requests/urllib3 error, without the pool's boilerplate or secrets."""
     text = str(exc)
+    password = urlsplit(url).password
+    if password:
+        text = text.replace(password, "***")
     for marker in ("Connection refused", "Name or service not known", "Temporary failure in name resolution",
                    "No route to host", "Connection reset by peer", "Network is unreachable"):
         if marker in text:

@@ -174,13 +174,14 @@ class GateCommand(click.Command):
             raise
 
 
-def _undecided(message: str, at: float, json_file: str | None, summary_dashboard: str | None) -> UndecidedError:
-    empty = budget.Snapshot(at, ())
+def _undecided(message: str, at: float, json_file: str | None, summary_dashboard: str | None,
+               snapshot: budget.Snapshot | None = None) -> UndecidedError:
+    read = snapshot or budget.Snapshot(at, ())
     code = policy.EXIT_CODES[c.UNKNOWN]
     if json_file:
-        policy.write_text_atomic(json_file, json.dumps(policy.gate_document(empty, code, None, error=message),
+        policy.write_text_atomic(json_file, json.dumps(policy.gate_document(read, code, None, error=message),
                                                        indent=2) + "\n")
-    _summary(empty, code, None, summary_dashboard, error=message)
+    _summary(read, code, None, summary_dashboard, error=message)
     return UndecidedError(f"{message}\ngate: UNKNOWN: {policy.POLICY[c.UNKNOWN]}")
 
 
@@ -233,8 +234,8 @@ def gate(spec_path: str, service: str | None, slo_name: str | None, when: float 
         try:
             policy.append_audit(audit_log, policy.audit_record(snapshot, override, env))
         except policy.AuditError as exc:
-            _report(snapshot, policy.EXIT_CODES[state])
-            raise _undecided(str(exc), at, json_file, dashboard) from None
+            _report(snapshot, policy.EXIT_CODES[c.UNKNOWN])
+            raise _undecided(str(exc), at, json_file, dashboard, snapshot) from None
         code = 0
     _report(snapshot, code)
     if override:
