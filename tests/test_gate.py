@@ -13,6 +13,7 @@ import pytest
 from slogen import conventions as c
 from slogen import gate
 from slogen.budget import SLOBudget, Snapshot
+from slogen.cli.status import TimeParam
 
 STATES = (*c.STATES, c.UNKNOWN)
 
@@ -153,3 +154,20 @@ def test_write_text_atomic_replaces_whole_files(tmp_path: Path) -> None:
     gate.write_text_atomic(target, "one")
     gate.write_text_atomic(target, "two")
     assert target.read_text() == "two" and [p.name for p in tmp_path.iterdir()] == ["gate.json"]
+
+
+@pytest.mark.parametrize(("text", "unix"), [
+    ("1795000000", 1_795_000_000.0), ("1795000000.25", 1_795_000_000.25),
+    ("2026-11-18T11:06:40Z", 1_795_000_000.0), ("2026-11-18T12:06:40+01:00", 1_795_000_000.0),
+    ("2026-11-18T11:06:40.5Z", 1_795_000_000.5),
+])
+def test_time_option_accepts_rfc3339_and_unix_seconds(text: str, unix: float) -> None:
+    assert TimeParam().convert(text, None, None) == unix
+
+
+@pytest.mark.parametrize(("text", "message"), [("yesterday", "neither RFC 3339"),
+                                               ("2026-11-18T11:06:40", "no time zone")])
+def test_time_option_rejects_what_it_cannot_place(text: str, message: str) -> None:
+    import click
+    with pytest.raises(click.BadParameter, match=message):
+        TimeParam().convert(text, None, None)

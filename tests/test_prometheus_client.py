@@ -244,6 +244,21 @@ def test_an_slo_without_data_makes_the_gate_undecided(spec_file: Path) -> None:
             ("alpha", "NORMAL", 0.9), ("beta", "UNKNOWN", None)]
 
 
+@needs_prometheus
+def test_prometheus_warnings_reach_the_user(spec_file: Path) -> None:
+    dead = free_port()  # a remote_read endpoint that refuses: answers come with a warning
+    config = (f"global: {{evaluation_interval: 1s}}\nrule_files: [rules.json]\nremote_read:\n"
+              f"  - url: http://127.0.0.1:{dead}/read\n    read_recent: true\n")
+    with prometheus(config, files={"rules.json": _live_rules({"alpha": 0.3, "beta": 0.9})}) as (url, _):
+        deadline = time.monotonic() + 30
+        while len(PrometheusClient(url).query(c.BUDGET_REMAINING).samples) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        gate = slogen("gate", "-f", str(spec_file), "--prometheus-url", url)
+        assert gate.returncode == 1, gate.stderr  # alpha is in WARNING; the warning does not block
+        assert "warning: Prometheus: remote_read: error sending request" in gate.stderr
+
+
 def test_gate_usage_errors_are_undecided_not_freeze(spec_file: Path) -> None:
     for args in (["--no-such-option"], ["--time", "yesterday"], ["--time", "2026-11-29T12:00:00"],
                  ["--service", "nope"], ["--slo", "latency"]):

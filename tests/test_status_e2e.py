@@ -266,7 +266,8 @@ class World:
                 "days_to_exhaustion": days}
 
     def run(self, *args: str, env: dict[str, str] | None = None, **kw: Any) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "slogen", *args, "-f", str(self.spec), "--time", str(self.end)],
+        when = [] if "--time" in args else ["--time", str(self.end)]
+        return subprocess.run([sys.executable, "-m", "slogen", *args, "-f", str(self.spec), *when],
                               capture_output=True, text=True, env=_env(self.url, env), cwd=self.work, timeout=120,
                               **kw)
 
@@ -332,6 +333,8 @@ def test_status_json_matches_the_generator(world: World) -> None:
                 assert got[key] == pytest.approx(value, rel=1e-6, abs=1e-12), (s.name, key, got[key], value)
     assert by["ledger"]["burn_rate_1h"] == 0 and by["ledger"]["days_to_exhaustion"] is None
     assert by["auth"]["days_to_exhaustion"] == 0
+    rfc3339 = world.run("status", "--json", "--time", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(world.end)))
+    assert json.loads(rfc3339.stdout) == doc  # the same instant, written the other way
     ghost = by[GHOST]
     assert (ghost["state"], ghost["sli"], ghost["error_budget_remaining"], ghost["days_to_exhaustion"]) == (
         "UNKNOWN", None, None, None)
