@@ -103,6 +103,29 @@ def _silent_server() -> Iterator[str]:
 
 
 @contextlib.contextmanager
+def _black_hole() -> Iterator[str]:
+    """A port whose accept queue is full and never drained: new connections hang in SYN."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    time.sleep(0.2)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for filler in fillers:
+            filler.close()
+        server.close()
+
+
+@contextlib.contextmanager
 def _proxy_error_server() -> Iterator[str]:
     """An HTTP server that answers every request with a 502 HTML page, like a broken proxy."""
 
@@ -155,6 +178,14 @@ def test_a_server_that_never_answers_times_out() -> None:
         client = PrometheusClient(url, timeout=0.5)
         with pytest.raises(PrometheusError, match=r"did not answer within 0.5s"):
             client.query("up")
+
+
+def test_a_connection_that_never_completes_times_out_once_for_all_attempts(spec_file: Path) -> None:
+    with _black_hole() as url:
+        with pytest.raises(PrometheusError, match=r"no answer to 3 connection attempts within 0.6s"):
+            PrometheusClient(url, timeout=0.6).query("up")
+        gate = slogen("gate", "-f", str(spec_file), "--prometheus-url", url, "--timeout", "0.6")
+        assert gate.returncode == 99 and "no answer to 3 connection attempts" in gate.stderr
 
 
 def test_http_error_that_is_not_an_api_answer() -> None:

@@ -56,7 +56,11 @@ class PrometheusClient:
         self.base_url = base_url.rstrip("/")
         self.shown_url = display_url(self.base_url)  # what messages show: never a password
         self.timeout = timeout
+        # The connect attempts together fit in `timeout` (a black-holed host must not take 3×);
+        # the wait for the answer gets the whole `timeout` on top.
+        self._timeouts = (timeout / (connect_retries + 1), timeout)
         self.queries = 0
+        self._retries = connect_retries
         self._session = requests.Session()
         # Retry the connect only: reads and statuses are not retried (the query may be expensive).
         # read=False re-raises a read timeout as itself (with 0 it would surface as a connection error).
@@ -84,7 +88,10 @@ class PrometheusClient:
         self.queries += 1
         url = self.base_url + QUERY_PATH
         try:
-            response = self._session.get(url, params=params, timeout=self.timeout)
+            response = self._session.get(url, params=params, timeout=self._timeouts)
+        except requests.exceptions.ConnectTimeout:
+            raise PrometheusError(f"cannot connect to Prometheus at {self.shown_url}: no answer to "
+                                  f"{self._retries + 1} connection attempts within {self.timeout:g}s") from None
         except requests.exceptions.Timeout:
             raise PrometheusError(f"Prometheus at {self.shown_url} did not answer within "
                                   f"{self.timeout:g}s") from None
