@@ -474,3 +474,9 @@ def test_twenty_concurrent_override_gates_leave_twenty_intact_lines(world: World
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert sorted(int(r["ci"]["GITHUB_RUN_ID"]) for r in records) == list(range(20))
     assert all(r["reason"] == f"run {r['ci']['GITHUB_RUN_ID']} " + "x" * 5000 for r in records)
+
+
+def test_gate_that_cannot_write_its_json_file_does_not_pass(world: World, tmp_path: Path) -> None:
+    result = world.run("gate", "--service", "ledger", "--json", str(tmp_path / "missing-dir" / "gate.json"))
+    assert result.returncode == 99
+    assert "cannot write --json" in result.stderr and "Traceback" not in result.stderr

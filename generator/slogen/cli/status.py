@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -179,10 +180,19 @@ def _undecided(message: str, at: float, json_file: str | None, summary_dashboard
     read = snapshot or budget.Snapshot(at, ())
     code = policy.EXIT_CODES[c.UNKNOWN]
     if json_file:
-        policy.write_text_atomic(json_file, json.dumps(policy.gate_document(read, code, None, error=message),
-                                                       indent=2) + "\n")
+        try:
+            _write_json(json_file, policy.gate_document(read, code, None, error=message))
+        except UndecidedError as exc:
+            click.echo(f"error: {exc}", err=True)
     _summary(read, code, None, summary_dashboard, error=message)
     return UndecidedError(f"{message}\ngate: UNKNOWN: {policy.POLICY[c.UNKNOWN]}")
+
+
+def _write_json(path: str, document: dict[str, Any]) -> None:
+    try:
+        policy.write_text_atomic(path, json.dumps(document, indent=2) + "\n")
+    except OSError as exc:
+        raise UndecidedError(f"cannot write --json {path}: {exc.strerror or exc}") from None
 
 
 def _summary(snapshot: budget.Snapshot, code: int, override: str | None, dashboard: str | None,
@@ -212,6 +222,19 @@ def gate(spec_path: str, service: str | None, slo_name: str | None, when: float 
     OVERRIDE_DEPLOY (WARNING), OVERRIDE_DEPLOY_FREEZE (FREEZE), OVERRIDE_BUDGET_EXHAUSTED
     (EXHAUSTED), with OVERRIDE_REASON; each is appended to the audit log.
     """
+    try:
+        _gate(spec_path, service, slo_name, when, timeout, prometheus_url, json_file, audit_log)
+    except (SlogenError, SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a bug in slogen must still read as "could not decide", never as a state
+        if os.environ.get("SLOGEN_DEBUG"):
+            traceback.print_exc()
+        raise UndecidedError(f"internal error: {type(exc).__name__}: {exc} (set SLOGEN_DEBUG=1 for details; "
+                             "please report it)") from None
+
+
+def _gate(spec_path: str, service: str | None, slo_name: str | None, when: float | None, timeout: float,
+          prometheus_url: str, json_file: str | None, audit_log: str) -> None:
     env = os.environ
     at = when if when is not None else time.time()
     dashboard = None
@@ -243,8 +266,7 @@ def gate(spec_path: str, service: str | None, slo_name: str | None, when: float 
         click.secho(f"!!! OVERRIDE: {override} is set: deploying despite {state}. Reason: {reason}. "
                     f"Recorded in {audit_log}.", err=True, fg="red", bold=True)
     if json_file:
-        policy.write_text_atomic(json_file, json.dumps(policy.gate_document(snapshot, code, override), indent=2)
-                                 + "\n")
+        _write_json(json_file, policy.gate_document(snapshot, code, override))
     _summary(snapshot, code, override, dashboard)
     if state == c.UNKNOWN:
         names = ", ".join(b.name for b in snapshot.unknown)
