@@ -293,6 +293,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     spec_path.write_text(spec_text())
     rule_files = {a.path: a.text for a in render_bundle(loads(spec_text())) if a.path.startswith("rules/")}
     assert len(rule_files) == len(SERVICES) + 1
+    intervals = {r.interval for r in recording_rules(list(rule_files.values()))}
+    # The series status reads at END must be evaluated AT END: END must fall on every sub-hourly
+    # group's evaluation grid (the hourly tiles are read through ranges, so any hour mark will do).
+    assert all(end % i == 0 for i in intervals if i < HOUR), f"END {end} is off the grid of {intervals}"
     store = work / "blocks"
     build_history(openmetrics(raw), list(rule_files.values()), end, store)
     config = "global: {evaluation_interval: 30s}\nrule_files:\n" + "".join(f"  - {p}\n" for p in sorted(rule_files))
