@@ -219,8 +219,12 @@ def test_real_prometheus_results_errors_and_warnings() -> None:
 # ------------------------------------------------------------------------------------ CLI faults
 
 
+@needs_prometheus
 def test_gate_and_status_when_prometheus_is_stopped(spec_file: Path) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
+    with _prometheus_with({"alpha": 0.9, "beta": 0.6}) as url:
+        running = slogen("gate", "-f", str(spec_file), "--prometheus-url", url, "--timeout", "2")
+        assert running.returncode == 0, running.stderr
+    # The same server, now stopped: its port refuses connections.
     gate = slogen("gate", "-f", str(spec_file), "--prometheus-url", url, "--timeout", "2")
     assert gate.returncode == 99, gate.stderr
     assert "connection refused" in gate.stderr and "Traceback" not in gate.stderr
