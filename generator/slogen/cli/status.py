@@ -58,9 +58,9 @@ def _remote_options(func: Any) -> Any:
         click.option("--slo", "slo_name", help="Only SLOs with this name."),
         click.option("--time", "when", type=TimeParam(), help="Evaluate as of this time (RFC 3339 or unix "
                                                                "seconds); default now."),
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, metavar="SEC",
                      show_default=True, help="Seconds to wait for Prometheus."),
-        click.option("--prometheus-url", envvar="PROMETHEUS_URL", default=DEFAULT_URL, show_default=True,
+        click.option("--prometheus-url", envvar="PROMETHEUS_URL", default=DEFAULT_URL, show_default=True, metavar="URL",
                      help="Prometheus base URL (env PROMETHEUS_URL)."),
     )):
         func = option(func)
@@ -114,7 +114,7 @@ def _render(snapshot: budget.Snapshot) -> Group:
 @_remote_options
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (docs/status-and-gate.md).")
 @click.option("--watch", is_flag=True, help="Refresh until Ctrl-C (exit 0).")
-@click.option("--interval", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+@click.option("--interval", type=click.FloatRange(min=0.1), default=30.0, show_default=True, metavar="SEC",
               help="Seconds between refreshes with --watch.")
 @handle_errors
 def status(spec_path: str, service: str | None, slo_name: str | None, when: float | None, timeout: float,
