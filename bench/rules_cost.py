@@ -9,12 +9,15 @@ not run on history, so the series each side's period rule reads are backfilled t
 from the same counters: slogen's hourly tiles (the 1h rates at every whole hour), and Sloth's
 `slo:sli_error:ratio_rate5m` every minute (Sloth's SLI group at Prometheus' default 1m interval).
 
-One Prometheus then evaluates, for every SLO, slogen's whole rendered `period` group (tiles,
+One Prometheus then evaluates, for every SLO, slogen's rendered `tiles` and `period` groups (tiles;
 1d/3d/7d windows, period ratio, budget metadata, policy alerts) and Sloth's documented meta group
 (`sum_over_time(r5m[30d]) / count_over_time(r5m[30d])`, burn rate, budget remaining, objective…),
-both every minute. Figures: Σ `prometheus_rule_group_last_duration_seconds` per SLO (median over
-evaluations), `stats=all` samples and eval time of the period expression alone, and each side's
-period ratio against the true event ratio. Writes bench/results/rules_cost.json.
+all every minute for the measurement (slogen really runs tiles every 1h and period every 2m, Sloth
+at the global interval, 1m by default). Figures per SLO: per-evaluation seconds of groups and of
+the period-ratio rules (median over evaluations, from /api/v1/rules: the same numbers as
+`prometheus_rule_group_last_duration_seconds`), the same per minute at the real intervals,
+`stats=all` samples and eval time of the period expression alone, and each side's period ratio
+against the true event ratio. Writes bench/results/rules_cost.json.
 """
 
 from __future__ import annotations
@@ -137,7 +140,7 @@ def _evaluations(url: str, n: int, rounds: int, timeout: float) -> dict[tuple[st
                     key = (group["name"], rule["name"])
                     seen.setdefault(key, {})[rule["lastEvaluation"]] = rule["evaluationTime"]
         groups = [v for (g, r), v in seen.items() if r == ""]
-        if len(groups) >= 2 * n and all(len(v) >= rounds for v in groups):
+        if len(groups) >= 3 * n and all(len(v) >= rounds for v in groups):
             break
         time.sleep(5)
     return {k: list(v.values()) for k, v in seen.items()}
@@ -149,6 +152,34 @@ def _median_query(url: str, expr: str, at: float) -> tuple[float, int]:
     return ms, int(runs[0]["samples"]["totalQueryableSamples"])
 
 
+def _seconds(interval: str) -> float:
+    return {"s": 1, "m": 60, "h": 3600}[interval[-1]] * float(interval[:-1])
+
+
+PERIOD_RULES = {"slogen": (c.ERROR_RATIO_PERIOD, c.ERRORS_TILE, c.EVENTS_TILE), "sloth": ("slo:sli_error:ratio_rate30d",)}
+
+
+def _costs(durations: dict[tuple[str, str], list[float]], real_interval: dict[str, float], n: int) -> dict[str, Any]:
+    """Per SLO: seconds per evaluation and per minute at the real intervals, whole groups and period rules."""
+    out: dict[str, dict[str, float]] = {k: {"slogen": 0.0, "sloth": 0.0} for k in (
+        "group_seconds_per_eval", "group_seconds_per_minute", "period_rule_seconds_per_eval",
+        "period_rule_seconds_per_minute")}
+    per_rule: dict[str, list[float]] = {}
+    for (group, rule), values in durations.items():
+        side = "slogen" if group.startswith("slogen:") else "sloth"
+        seconds = statistics.median(values) / n
+        per_minute = seconds * 60 / real_interval.get(group, 60)
+        if rule == "":
+            out["group_seconds_per_eval"][side] += seconds
+            out["group_seconds_per_minute"][side] += per_minute
+            continue
+        per_rule.setdefault(f"{side} {rule}", []).append(statistics.median(values) * 1000)
+        if rule in PERIOD_RULES[side]:
+            out["period_rule_seconds_per_eval"][side] += seconds
+            out["period_rule_seconds_per_minute"][side] += per_minute
+    return {**out, "rule_ms_median": {k: statistics.median(v) for k, v in sorted(per_rule.items())}}
+
+
 def measure(n: int, days: int, rounds: int) -> dict[str, Any]:
     """Run the whole benchmark for `n` SLOs over `days` days; returns the figures."""
     end = int(time.time()) // 60 * 60
@@ -157,9 +188,12 @@ def measure(n: int, days: int, rounds: int) -> dict[str, Any]:
     generated = time.perf_counter() - started
     spec = loads(_spec(n, days))
     slogen_groups = [g for a in rules.generate(spec) for g in yaml.safe_load(a.text)["groups"]
-                     if g["name"].endswith(":period")]
+                     if not g["name"].endswith(":sli")]
+    real_interval = {g["name"]: _seconds(g["interval"]) for g in slogen_groups}
+    for g in slogen_groups:
+        g["interval"] = "1m"  # measured every minute, like Sloth's; normalised to the real interval below
     period_rule = {g["name"]: next(r for r in g["rules"] if r.get("record") == c.ERROR_RATIO_PERIOD)
-                   for g in slogen_groups}
+                   for g in slogen_groups if g["name"].endswith(":period")}
     work = Path(tempfile.mkdtemp(prefix="slogen-bench-"))
     try:
         started = time.perf_counter()
@@ -181,37 +215,21 @@ def measure(n: int, days: int, rounds: int) -> dict[str, Any]:
             errors: dict[str, list[float]] = {"slogen": [], "sloth": []}
             for i in range(n):
                 want = truth[i][1] / truth[i][0]
-                ours = float(_query(url, period_rule[c.group_name(f"svc{i:03d}", "period")]["expr"], at)
+                ours = float(_query(url, period_rule[c.group_name(f"svc{i:03d}", c.STAGE_PERIOD)]["expr"], at)
                              ["result"][0]["value"][1])
                 sloth = float(_query(url, _sloth_group(i, days)["rules"][0]["expr"], at)["result"][0]["value"][1])
                 errors["slogen"].append(abs(ours - want) / want)
                 errors["sloth"].append(abs(sloth - want) / want)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    def cost(side: str, rule_names: tuple[str, ...] | None) -> float:
-        """Σ over groups of one side of the median seconds per evaluation (whole group or some rules), per SLO."""
-        total = 0.0
-        for (group, rule), values in durations.items():
-            if (":period" in group) != (side == "slogen"):
-                continue
-            if (rule_names is None and rule == "") or (rule_names is not None and rule in rule_names):
-                total += statistics.median(values)
-        return total / n
-
     return {"slos": n, "days": days, "generate_s": round(generated, 1), "backfill_s": round(backfilled, 1),
             "evaluations_per_group": min((len(v) for (g, r), v in durations.items() if r == ""), default=0),
             "groups_seen": sum(1 for (g, r) in durations if r == ""),
-            "group_seconds_per_slo": {"slogen": cost("slogen", None), "sloth": cost("sloth", None)},
-            "period_rule_seconds_per_slo": {
-                "slogen": cost("slogen", (c.ERROR_RATIO_PERIOD, c.ERRORS_TILE, c.EVENTS_TILE)),
-                "sloth": cost("sloth", ("slo:sli_error:ratio_rate30d",))},
-            "rule_ms_median": {f"{side} {rule}": 1000 * statistics.median(
-                statistics.median(v) for (g, r), v in durations.items() if r == rule and (":period" in g) == (side == "slogen"))
-                for side, rule in sorted({("slogen" if ":period" in g else "sloth", r) for (g, r) in durations if r})},
-            "prometheus_rule_group_last_duration_seconds_sum": {
+            **_costs(durations, real_interval, n),
+            "prometheus_rule_group_last_duration_seconds_per_slo": {
                 side: sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
                           if line.startswith("prometheus_rule_group_last_duration_seconds{")
-                          and (":period" in line) == (side == "slogen")) / n
+                          and (";slogen:" in line) == (side == "slogen")) / n
                 for side in ("slogen", "sloth")},
             "period_expr_ms": {"slogen": ours_ms, "sloth": sloth_ms},
             "period_expr_samples": {"slogen": ours_samples, "sloth": sloth_samples},
@@ -225,10 +243,11 @@ def _rows(r: dict[str, Any]) -> list[dict[str, Any]]:
 
     size = f"{r['slos']} SLOs × {r['days']}d"
     return [
-        row(f"period ratio rule(s) s/eval per SLO ({size})", r["period_rule_seconds_per_slo"]["slogen"],
-            r["period_rule_seconds_per_slo"]["sloth"]),
-        row(f"whole period group s/eval per SLO ({size})", r["group_seconds_per_slo"]["slogen"],
-            r["group_seconds_per_slo"]["sloth"]),
+        *(row(f"{label} per SLO ({size})", r[key]["slogen"], r[key]["sloth"]) for label, key in (
+            ("period-ratio rules, s per evaluation", "period_rule_seconds_per_eval"),
+            ("period-ratio rules, s per minute", "period_rule_seconds_per_minute"),
+            ("whole period/budget groups, s per evaluation", "group_seconds_per_eval"),
+            ("whole period/budget groups, s per minute", "group_seconds_per_minute"))),
         row("period ratio expr ms (1 SLO)", r["period_expr_ms"]["slogen"], r["period_expr_ms"]["sloth"]),
         row("period ratio queryable samples", r["period_expr_samples"]["slogen"], r["period_expr_samples"]["sloth"]),
         row("max relative error vs true ratio", r["relative_error_max"]["slogen"], r["relative_error_max"]["sloth"]),
@@ -250,10 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, choices=(7, 14, 28, 30, 90), default=30, help="SLO period in days")
     args = parser.parse_args(argv)
     rows = run(args.smoke, args.slos, args.days)
-    print(f"{'figure':<44} {'slogen':>12} {'sloth':>12} {'ratio':>8}")
+    print(f"{'figure':<62} {'slogen':>10} {'sloth':>10} {'ratio':>8}")
     for r in rows:
         ratio = f"{r['ratio']:.4g}" if r["ratio"] is not None else "-"
-        print(f"{r['figure']:<44} {r['slogen']:>12.4g} {r['reference']:>12.4g} {ratio:>8}")
+        print(f"{r['figure']:<62} {r['slogen']:>10.4g} {r['reference']:>10.4g} {ratio:>8}")
     print(f"wrote {OUT}", file=sys.stderr)
     return 0
 

@@ -189,20 +189,23 @@ def test_expr_sli_substitutes_window_and_sums() -> None:
 def test_groups_and_intervals() -> None:
     for path, doc in {**FULL, **DEMO}.items():
         service = path.removeprefix("rules/").removesuffix(".rules.yaml")
-        assert [g["name"] for g in doc["groups"]] == [c.group_name(service, "sli"), c.group_name(service, "period")]
-        sli, period = doc["groups"]
+        assert [g["name"] for g in doc["groups"]] == [c.group_name(service, s) for s in ("sli", "tiles", "period")]
+        sli, tiles, period = doc["groups"]
         assert sli["interval"] == "30s"
-        assert period["interval"] == "1m"  # the tile gate (minute 0) needs exactly one evaluation per minute
-        assert {r.get("record") for r in period["rules"]} >= {c.ERRORS_TILE, c.EVENTS_TILE, c.ERROR_RATIO_PERIOD,
-                                                              c.BUDGET_REMAINING, c.STATE, c.DAYS_TO_EXHAUSTION}
-        assert {r.get("record") for r in sli["rules"]} >= {c.BURN_RATE_1H, c.BURN_RATE_5M}
+        assert tiles["interval"] == "1h"  # one tile per evaluation: consecutive tiles abut exactly
+        assert period["interval"] == "2m"  # below the 5m lookback: instant queries always find a sample
+        assert {r["record"] for r in tiles["rules"]} == {c.ERRORS_TILE, c.EVENTS_TILE}
+        assert {r.get("record") for r in period["rules"]} >= {c.ERROR_RATIO_PERIOD, c.BUDGET_REMAINING, c.STATE,
+                                                              c.DAYS_TO_EXHAUSTION, c.error_ratio("1d")}
+        assert {r.get("record") for r in sli["rules"]} >= {c.BURN_RATE_1H, c.BURN_RATE_5M, c.error_ratio("5m")}
 
 
 def test_tiles_and_period_ratio() -> None:
     tile = _record(CHECKOUT, c.EVENTS_TILE, "availability")["expr"]
-    assert tile == 'sum(rate(http_requests_total{job="checkout"}[1h])) and on() (minute() == 0)'
+    assert tile == 'sum(rate(http_requests_total{job="checkout"}[1h]))'
     errors_tile = _record(CHECKOUT, c.ERRORS_TILE, "availability")["expr"]
-    assert errors_tile.endswith("and on() (minute() == 0)")
+    assert errors_tile == ('sum(rate(http_requests_total{job="checkout",status=~"5.."}[1h])) or 0 * '
+                           'sum(slogen:sli_events:tile_rate1h{service="checkout",slo="availability"})')
     period = _record(CHECKOUT, c.ERROR_RATIO_PERIOD, "latency")["expr"]  # checkout/latency is 28d
     assert 'sum(sum_over_time(slogen:sli_errors:tile_rate1h{service="checkout",slo="latency"}[27d23h59m59s999ms]))' \
         in period

@@ -3,9 +3,8 @@
 Traffic is diurnal (10× between trough and peak, one sample a minute) with a 0.05 % error
 ratio and a 2-hour 5 % incident at the trough. Recording rules never run on backfilled history,
 so the hourly tiles are produced the way the rules would have: the tile rules' own rendered
-expressions run as range queries against the backfilled raw counters, at the timestamps where
-the period group's 1m evaluation falls in minute 0 (one per hour, at the group's offset), and
-those samples are backfilled in turn (OpenMetrics, not `create-blocks-from rules`, which takes
+expressions run as range queries against the backfilled raw counters with step = the tiles
+group's interval (1h) at the group's evaluation offset, and those samples are backfilled in turn (OpenMetrics, not `create-blocks-from rules`, which takes
 ~13 s per rule here). Then the rendered period-ratio expression, evaluated at an explicit time,
 must equal the true event ratio computed here from the generator: within 1e-12 relative when
 the tiles fall on the scrape grid, 1e-3 when they do not (see TOLERANCE); a Sloth-style mean of
@@ -34,7 +33,7 @@ END = 1_764_000_000 // 3600 * 3600  # a fixed whole hour: the test is determinis
 DAY = 86_400
 START = END - 30 * DAY - 3 * 3600
 STOP = END + 3600
-OFFSETS = {"aligned": 0, "shifted": 37}  # the period group's evaluation offset within its minute
+OFFSETS = {"aligned": 0, "shifted": 37}  # the tiles group's evaluation offset past the hour (seconds)
 # With evaluations on the scrape grid the tiles partition the counters' increments exactly. Off
 # the grid, rate() cannot see the one scrape interval that straddles each tile boundary and
 # extrapolates it from the rest of the hour: a second-order error, largest when the error ratio
@@ -112,7 +111,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             for name in (c.EVENTS_TILE, c.ERRORS_TILE):
                 rule = records[(name, slo)]
                 labels = ",".join(f'{k}="{v}"' for k, v in rule["labels"].items())
-                # the minute-0 evaluations of a 1m group at `offset`: hh:00:offset, once an hour
+                # the evaluations of the 1h tiles group at `offset`: hh:00:offset
                 for t, v in _range(url, rule["expr"], START + 3600 + offset, STOP, 3600):
                     lines.append(f"{name}{{{labels}}} {v} {int(t)}")
     tiles = work / "tiles"

@@ -37,10 +37,10 @@ def error_ratio(window: str) -> str:
     return f"{NAMESPACE}:sli_error:ratio_rate{window}"
 
 
-# Hourly tiles: the 1h rates, recorded ONCE an hour (the period group's evaluation in minute 0),
-# so consecutive samples cover consecutive hours exactly; long windows (1d, 3d, 7d, the period)
-# are `sum_over_time(tile[<window − 1ms>])` instead of re-reading raw counters over days. A tile
-# is absent from instant queries most of the hour: read it with a range, never an instant selector.
+# Hourly tiles: the 1h rates, recorded ONCE an hour (group stage `tiles`, interval 1h), so
+# consecutive samples cover consecutive hours exactly; long windows (1d, 3d, 7d, the period) are
+# `sum_over_time(tile[<window − 1ms>])` instead of re-reading raw counters over days. A tile is
+# absent from instant queries most of the hour: read it with a range, never an instant selector.
 TILE_WINDOW = "1h"
 ERRORS_TILE = f"{NAMESPACE}:sli_errors:tile_rate1h"
 EVENTS_TILE = f"{NAMESPACE}:sli_events:tile_rate1h"
@@ -70,8 +70,11 @@ ALERT_EXHAUSTED = "SLOErrorBudgetExhausted"
 
 
 # ------------------------------------------------------------------ rule groups and files
+STAGE_SLI = "sli"        # every 30s: short windows from raw counters, burn rates, burn-rate alerts
+STAGE_TILES = "tiles"    # every 1h: the hourly tiles
+STAGE_PERIOD = "period"  # every 2m: long windows and period from tiles, budget metadata, policy alerts
 def group_name(service: str, stage: str) -> str:
-    """Rule group of one service: stage `sli` (short windows, alerts) or `period` (tiles, budget)."""
+    """Rule group of one service for a stage: STAGE_SLI, STAGE_TILES or STAGE_PERIOD."""
     return f"{NAMESPACE}:{service}:{stage}"
 
 

@@ -1,12 +1,14 @@
 """Prometheus rule files, one per service: SLI recordings, budget metadata and burn-rate alerts.
 
-Two groups per service (names from conventions.group_name):
+Three groups per service (names from conventions.group_name):
 
-* `sli` (every 30 s): per SLO and per short alert window (≤ 6h) the events rate, errors rate and
+* `sli` (every 30s): per SLO and per short alert window (≤ 6h) the events rate, errors rate and
   error ratio read from the raw counters, the 5m and 1h burn rates, then the page/ticket alerts.
-* `period` (every 1 m): hourly tiles (the 1h events and errors rates, recorded once an hour at
-  minute 0), long windows (1d, 3d, 7d) and the SLO period as sums of tiles, and the budget
-  metadata the dashboards and the deploy gate read.
+* `tiles` (every 1h): the hourly tiles, i.e. the 1h events and errors rates. One evaluation an
+  hour at a fixed offset, so consecutive tiles cover consecutive hours exactly.
+* `period` (every 2m): long windows (1d, 3d, 7d) and the SLO period as sums of tiles, and the
+  budget metadata the dashboards and the deploy gate read (2m < the 5m lookback, so instant
+  queries always find a sample).
 
 The period ratio is event-weighted (Σ errors ÷ Σ events over the period, never a mean of
 ratios) and cheap: it reads 720 tile samples per series for 30 days instead of re-reading raw
@@ -27,9 +29,8 @@ from slogen.render.artifact import Artifact
 from slogen.render.encode import yaml_text
 
 SLI_INTERVAL = "30s"
-# Must be 1m: the tiles are recorded in the one evaluation per hour that falls in minute 0.
-PERIOD_INTERVAL = "1m"
-TILE_GATE = "minute() == 0"
+TILE_INTERVAL = c.TILE_WINDOW  # one tile per evaluation: the tiles neither overlap nor leave gaps
+PERIOD_INTERVAL = "2m"
 
 Rule = dict[str, Any]
 
@@ -39,13 +40,16 @@ def generate(spec: Spec) -> list[Artifact]:
     out = []
     for service in spec.services:
         sli_rules: list[Rule] = []
+        tile_rules: list[Rule] = []
         period_rules: list[Rule] = []
         for slo in service.slos:
             sli_rules += sli_group_rules(slo, spec)
+            tile_rules += tile_group_rules(slo)
             period_rules += period_group_rules(slo, spec)
         doc = {"groups": [
-            {"name": c.group_name(service.name, "sli"), "interval": SLI_INTERVAL, "rules": sli_rules},
-            {"name": c.group_name(service.name, "period"), "interval": PERIOD_INTERVAL, "rules": period_rules},
+            {"name": c.group_name(service.name, c.STAGE_SLI), "interval": SLI_INTERVAL, "rules": sli_rules},
+            {"name": c.group_name(service.name, c.STAGE_TILES), "interval": TILE_INTERVAL, "rules": tile_rules},
+            {"name": c.group_name(service.name, c.STAGE_PERIOD), "interval": PERIOD_INTERVAL, "rules": period_rules},
         ]}
         out.append(Artifact(c.rule_file(service.name), yaml_text(doc, source=spec.source)))
     return out
@@ -71,13 +75,16 @@ def sli_group_rules(slo: SLO, spec: Spec) -> list[Rule]:
     return rules + alerts.burn_rate_alerts(slo, spec)
 
 
+def tile_group_rules(slo: SLO) -> list[Rule]:
+    """The hourly tiles: 1h events and errors rates (same zero handling as the short windows)."""
+    events = q.series(c.EVENTS_TILE, slo)
+    return [record(c.EVENTS_TILE, q.events_expr(slo, c.TILE_WINDOW), slo),
+            record(c.ERRORS_TILE, q.errors_expr(slo, c.TILE_WINDOW, events), slo)]
+
+
 def period_group_rules(slo: SLO, spec: Spec) -> list[Rule]:
-    """Hourly tiles, long windows and the period from tiles, then the budget metadata."""
-    tile_events = q.series(c.EVENTS_TILE, slo)
-    rules = [
-        record(c.EVENTS_TILE, f"{q.events_expr(slo, c.TILE_WINDOW)} and on() ({TILE_GATE})", slo),
-        record(c.ERRORS_TILE, f"({q.errors_expr(slo, c.TILE_WINDOW, tile_events)}) and on() ({TILE_GATE})", slo),
-    ]
+    """Long windows and the period from tiles, then the budget metadata and policy alerts."""
+    rules = []
     for w in windows.long_windows(slo.window):
         rules.append(record(c.error_ratio(w), _tiled_ratio(slo, w), slo))
     rules.append(record(c.ERROR_RATIO_PERIOD, _tiled_ratio(slo, slo.window), slo))
