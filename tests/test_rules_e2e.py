@@ -27,7 +27,7 @@ from slogen.model import Policy
 from slogen.render import rules
 from slogen.spec import loads
 
-pytestmark = [needs_prometheus, pytest.mark.slow]
+pytestmark = needs_prometheus
 
 END = 1_764_000_000 // 3600 * 3600  # a fixed whole hour: the test is deterministic
 DAY = 86_400
