@@ -1,7 +1,7 @@
 """Benchmark: cost and exactness of slogen's period/budget rules vs Sloth's period rule, same data, same run.
 
     python -m bench.rules_cost            # 100 SLOs × 30 days of 1-minute data (a few minutes)
-    python -m bench.rules_cost --smoke    # 3 SLOs × 7 days (seconds)
+    python -m bench.rules_cost --smoke    # 3 SLOs × 7 days, groups every 5s (seconds)
 
 Data, per SLO: two raw counters (2xx, 5xx) every minute with diurnal traffic and an incident,
 written up to "now" and backfilled (OpenMetrics, --max-block-duration=744h). Recording rules do
@@ -61,7 +61,7 @@ def _spec(n: int, days: int) -> str:
     return f"version: slogen/v1\nservices:\n{slos}"
 
 
-def _sloth_group(i: int, days: int) -> dict[str, Any]:
+def _sloth_group(i: int, days: int, every: str = "1m") -> dict[str, Any]:
     """Sloth's meta-recordings group for one SLO, as its generator writes it (notes/peers.md §2.2)."""
     ids = f'sloth_id="svc{i:03d}-availability", sloth_service="svc{i:03d}", sloth_slo="availability"'
     on = "on(sloth_id, sloth_slo, sloth_service) group_left"
@@ -77,7 +77,7 @@ def _sloth_group(i: int, days: int) -> dict[str, Any]:
         ("slo:period_error_budget_remaining:ratio", f"1 - slo:period_burn_rate:ratio{{{ids}}}"),
         ("sloth_slo_info", "vector(1)"),
     ]
-    return {"name": f"sloth-slo-meta-recordings-svc{i:03d}-availability", "interval": "1m",
+    return {"name": f"sloth-slo-meta-recordings-svc{i:03d}-availability", "interval": every,
             "rules": [{"record": r, "expr": e, "labels": labels} for r, e in rec]}
 
 
@@ -142,7 +142,7 @@ def _evaluations(url: str, n: int, rounds: int, timeout: float) -> dict[tuple[st
         groups = [v for (g, r), v in seen.items() if r == ""]
         if len(groups) >= 3 * n and all(len(v) >= rounds for v in groups):
             break
-        time.sleep(5)
+        time.sleep(1)
     return {k: list(v.values()) for k, v in seen.items()}
 
 
@@ -180,8 +180,8 @@ def _costs(durations: dict[tuple[str, str], list[float]], real_interval: dict[st
     return {**out, "rule_ms_median": {k: statistics.median(v) for k, v in sorted(per_rule.items())}}
 
 
-def measure(n: int, days: int, rounds: int) -> dict[str, Any]:
-    """Run the whole benchmark for `n` SLOs over `days` days; returns the figures."""
+def measure(n: int, days: int, rounds: int, every: str = "1m") -> dict[str, Any]:
+    """Run the whole benchmark for `n` SLOs over `days` days, every group evaluated each `every`."""
     end = int(time.time()) // 60 * 60
     started = time.perf_counter()
     text, truth, hours = _data(n, days, end)
@@ -191,7 +191,7 @@ def measure(n: int, days: int, rounds: int) -> dict[str, Any]:
                      if not g["name"].endswith(":sli")]
     real_interval = {g["name"]: _seconds(g["interval"]) for g in slogen_groups}
     for g in slogen_groups:
-        g["interval"] = "1m"  # measured every minute, like Sloth's; normalised to the real interval below
+        g["interval"] = every  # measured like Sloth's; normalised to the real intervals below
     period_rule = {g["name"]: next(r for r in g["rules"] if r.get("record") == c.ERROR_RATIO_PERIOD)
                    for g in slogen_groups if g["name"].endswith(":period")}
     work = Path(tempfile.mkdtemp(prefix="slogen-bench-"))
@@ -201,11 +201,11 @@ def measure(n: int, days: int, rounds: int) -> dict[str, Any]:
         backfilled = time.perf_counter() - started
         del text
         files = {"slogen.rules.yaml": yaml.safe_dump({"groups": slogen_groups}, sort_keys=False),
-                 "sloth.rules.yaml": yaml.safe_dump({"groups": [_sloth_group(i, days) for i in range(n)]},
+                 "sloth.rules.yaml": yaml.safe_dump({"groups": [_sloth_group(i, days, every) for i in range(n)]},
                                                     sort_keys=False)}
-        config = "global:\n  evaluation_interval: 1m\nrule_files: [slogen.rules.yaml, sloth.rules.yaml]\n"
+        config = f"global:\n  evaluation_interval: {every}\nrule_files: [slogen.rules.yaml, sloth.rules.yaml]\n"
         with prometheus(config, data_dir=work / "data", files=files) as (url, _):
-            durations = _evaluations(url, n, rounds, timeout=60 * (rounds + 1.5))
+            durations = _evaluations(url, n, rounds, timeout=_seconds(every) * (rounds + 1.5) + 10)
             metrics = requests.get(url + "/metrics", timeout=30).text
             at = hours[-1]
             first = next(iter(period_rule.values()))
@@ -256,7 +256,7 @@ def _rows(r: dict[str, Any]) -> list[dict[str, Any]]:
 
 def run(smoke: bool, slos: int = 100, days: int = 30) -> list[dict[str, Any]]:
     """bench.run's entry point: rows of (figure, slogen, reference = Sloth, ratio)."""
-    result = measure(3, 7, 1) if smoke else measure(slos, days, 3)
+    result = measure(3, 7, 2, every="5s") if smoke else measure(slos, days, 3)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
     return _rows(result)
