@@ -196,3 +196,14 @@ def test_yaml_merge_keys_are_not_duplicates() -> None:
     assert loads(text).slos[0].objective_percent == 99.9
     assert problems(VALID.replace("services:", "y-common: 1\nservices:")) == [
         "s.yaml:2:1: $['y-common']: unknown key 'y-common'; known keys: defaults, grafana, policy, services, version"]
+
+
+def test_an_alert_that_can_never_fire_is_a_warning() -> None:
+    """90d at 95 %: the fast page needs 43.2 × 5 % = 216 % errors; the 6h page (18 × 5 % = 90 %) can fire."""
+    from slogen.lint import warnings
+
+    assert warnings(loads(VALID)) == []
+    spec = loads(VALID.replace("objective: 99.9", "objective: 95\n        window: 90d"))
+    assert warnings(spec) == [
+        "api/availability: the page alert over 1h/5m can never fire: burning 43.2x a 5.000% budget needs an "
+        "error ratio of 216%; raise the objective or shorten the window"]

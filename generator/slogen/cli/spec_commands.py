@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from slogen import spec as spec_loader
+from slogen.lint import warnings
 from slogen.cli.common import handle_errors, spec_option
 from slogen.errors import StaleError
 from slogen.render import render as render_bundle
@@ -23,6 +24,8 @@ def validate(spec_path: str) -> None:
     started = time.perf_counter()
     spec = spec_loader.load(spec_path)
     render_bundle(spec)  # validate is render with the output thrown away: generators must accept it too
+    for warning in warnings(spec):
+        click.echo(f"warning: {warning}", err=True)
     services = len(spec.services)
     click.echo(f"{spec_path}: valid: {services} service{'s' if services != 1 else ''}, "
                f"{len(spec.slos)} SLO{'s' if len(spec.slos) != 1 else ''} "
