@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from slogen import spec as spec_loader
-from slogen.lint import warnings
 from slogen.cli.common import handle_errors, spec_option
 from slogen.errors import StaleError
+from slogen.lint import warnings
 from slogen.render import render as render_bundle
 from slogen.schema import schema_text
 from slogen.writer import check_tree, write_tree
