@@ -2,7 +2,7 @@
 
 slogen's period recordings sum hourly tiles (`slogen:sli_events:tile_rate1h`,
 `slogen:sli_errors:tile_rate1h`), and recording rules never run on the past, so a fresh
-Prometheus has no budget until the first full hour. This writes those tiles for every SLO of
+Prometheus has no budget until the tile group's first run (within an hour). This writes those tiles for every SLO of
 slos.yaml as OpenMetrics; docker-compose.yml turns the file into TSDB blocks with
 `promtool tsdb create-blocks-from openmetrics` before Prometheus starts.
 
@@ -59,8 +59,11 @@ def slos_of(spec_text: str) -> dict[str, float]:
 
 
 def last_tile(now: float) -> int:
-    """The newest full hour to write: at least 2 minutes old, so the live rules' first tile
-    (recorded at the next xx:00 evaluation) never lands on the same hour."""
+    """The newest full hour to write, at least 2 minutes old.
+
+    The live tile group runs once an hour at an offset Prometheus derives from the group's name,
+    so its first tile may overlap the last written hour by up to one hour: at most 1/720 of a
+    30d period, which a demo can afford (a real deployment has no made-up history)."""
     return int((now - 120) // HOUR * HOUR)
 
 
