@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = Path(__file__).resolve().parent / "specs"
 GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+# Validated specs are cached (slogen/speccache.py); keep the tests' cache out of ~/.cache and
+# shared by subprocesses the tests start.
+_CACHE = tempfile.mkdtemp(prefix="slogen-test-cache-")
+os.environ["SLOGEN_CACHE_DIR"] = _CACHE
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

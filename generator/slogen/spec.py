@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from slogen import conventions
+from slogen import conventions, speccache
 from slogen.durations import parse_duration
 from slogen.errors import Problem, SpecError
 from slogen.model import (
@@ -41,22 +41,34 @@ def load(path: str) -> Spec:
             raw = handle.read()
     except OSError as exc:
         raise SpecError(path, [Problem(0, 0, "$", f"cannot read the spec: {exc.strerror or exc}")]) from None
+    cached = speccache.get(raw)
+    if cached is not None:
+        try:
+            return build(cached, source=os.path.basename(path))
+        except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError):
+            pass  # a damaged cache entry: validate from scratch (and overwrite it below)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError(path, [Problem(0, 0, "$", f"not UTF-8 text (byte {exc.start})")]) from None
-    return loads(text, filename=path)
+    spec, doc = _validated(text, filename=path)
+    speccache.put(raw, doc)
+    return spec
 
 
 def loads(text: str, *, filename: str = "slos.yaml") -> Spec:
     """Validate spec text; `filename` is used in messages and generated-file headers."""
+    return _validated(text, filename=filename)[0]
+
+
+def _validated(text: str, *, filename: str) -> tuple[Spec, dict[str, Any]]:
     located = _parse(text, filename)
     if any(p.message.startswith("keys must be text") for p in located.duplicates):
         raise SpecError(filename, located.duplicates)  # the schema checks assume text keys
     problems = list(located.duplicates) + schema_problems(located) + semantic_problems(located)
     if problems:
         raise SpecError(filename, _unique(problems))
-    return build(located.data, source=os.path.basename(filename))
+    return build(located.data, source=os.path.basename(filename)), located.data
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
