@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SUITES = ("render_cost", "rules_cost", "status_cost", "push_cost")
+SUITES = ("render_cost", "rules_cost", "rules_scale", "status_cost", "push_cost")
 NEEDS_PROMETHEUS = {"rules_cost", "status_cost"}
 
 
