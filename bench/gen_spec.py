@@ -27,7 +27,7 @@ def build(services: int, slos_per_service: int) -> dict:
             else:
                 sli = {"expr": {"good": f'sum(rate(jobs_ok_total{{job="{name}",q="{i}"}}[$window]))',
                                 "total": f'sum(rate(jobs_total{{job="{name}",q="{i}"}}[$window]))'}}
-            slos.append({"name": f"slo-{i:02d}", "objective": [99.9, 99.5, 99, 95][i % 4],
+            slos.append({"name": f"slo-{i:02d}", "objective": [99.9, 99.5, 99, 99.95][i % 4],
                          "window": WINDOWS[(s + i) % len(WINDOWS)], "sli": sli,
                          "alerting": {"annotations": {"runbook_url": f"https://runbooks.example/{name}"}}})
         out.append({"name": name, "labels": {"team": f"team-{s % 50}"}, "slos": slos})
