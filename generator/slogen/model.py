@@ -10,9 +10,14 @@ from types import MappingProxyType
 Labels = Mapping[str, str]
 
 
+_EMPTY: Labels = MappingProxyType({})
+
+
 def frozen_labels(items: Mapping[str, str] | None) -> Labels:
-    """A read-only, key-sorted copy of a label map."""
-    return MappingProxyType(dict(sorted((items or {}).items())))
+    """A read-only, key-sorted copy of a label map (one shared empty map: specs have thousands)."""
+    if not items:
+        return _EMPTY
+    return MappingProxyType(dict(sorted(items.items())))
 
 
 @dataclass(frozen=True)

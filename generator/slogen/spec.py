@@ -266,11 +266,16 @@ def _build_sli(doc: dict[str, Any]) -> RatioSLI | LatencySLI | ExprSLI:
                       selector=frozen_labels(lat.get("selector")))
 
 
-def _build_alerting(doc: dict[str, Any]) -> Alerting:
-    def override(d: dict[str, Any] | None) -> AlertOverride:
-        d = d or {}
-        return AlertOverride(disable=bool(d.get("disable", False)), labels=frozen_labels(d.get("labels")),
-                             annotations=frozen_labels(d.get("annotations")))
+def _override(d: dict[str, Any] | None) -> AlertOverride:
+    if not d:
+        return _NO_OVERRIDE
+    return AlertOverride(disable=bool(d.get("disable", False)), labels=frozen_labels(d.get("labels")),
+                         annotations=frozen_labels(d.get("annotations")))
 
+
+_NO_OVERRIDE = AlertOverride()
+
+
+def _build_alerting(doc: dict[str, Any]) -> Alerting:
     return Alerting(labels=frozen_labels(doc.get("labels")), annotations=frozen_labels(doc.get("annotations")),
-                    page=override(doc.get("page")), ticket=override(doc.get("ticket")))
+                    page=_override(doc.get("page")), ticket=_override(doc.get("ticket")))
