@@ -199,13 +199,14 @@ def _exporter(slos: list[tuple[str, str]], tr: Traffic) -> Iterator[int]:
         server.server_close()
 
 
-def _slogen_groups(slos: list[tuple[str, str]], scale: float) -> tuple[list[dict[str, Any]], dict[str, float]]:
+def _slogen_groups(slos: list[tuple[str, str]], scale: float,
+                   probe: bool = True) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """slogen's rendered groups (tiles copied as a probe at 1m); and each group's real evaluations per minute."""
     groups = [g for a in render_rules.generate(loads(_spec(slos))) for g in yaml.safe_load(a.text)["groups"]]
     per_minute: dict[str, float] = {}
     for g in groups:
         real = _seconds(g["interval"])
-        if g["name"].endswith(":" + c.STAGE_TILES):
+        if probe and g["name"].endswith(":" + c.STAGE_TILES):
             g["interval"] = "1m"
             for r in g["rules"]:
                 r["record"] = PROBE + r["record"].split(":", 1)[1].replace(":", "_")
@@ -287,8 +288,22 @@ def _cpu(url: str) -> float:
     return float(found[1]) if found else 0.0
 
 
+def _cpu_phases(url: str, workdir: Path, config: str, phases: dict[str, list[str]], minutes: float,
+                settle: float) -> dict[str, float]:
+    """Prometheus CPU seconds per minute with only each phase's rule files loaded (reloaded in turn)."""
+    out = {}
+    for name, files in phases.items():
+        (workdir / "prometheus.yml").write_text(config.replace("RULE_FILES", json.dumps(files)))
+        requests.post(url + "/-/reload", timeout=120).raise_for_status()
+        time.sleep(settle)
+        cpu0 = _cpu(url)
+        time.sleep(minutes * 60)
+        out[name] = (_cpu(url) - cpu0) / minutes
+    return out
+
+
 def measure(services: int, per: int, days: int, minutes: float, scale: float = 1.0,
-            recent_days: float = 4, raw_step: int = 300) -> dict[str, Any]:
+            recent_days: float = 4, raw_step: int = 300, cpu_minutes: float = 4) -> dict[str, Any]:
     """The whole benchmark; `scale` divides every rule/scrape interval (smoke), figures stay per real minute."""
     assert PROMTOOL, "promtool is not installed"
     slos = _slos(services, per)
@@ -309,7 +324,9 @@ def measure(services: int, per: int, days: int, minutes: float, scale: float = 1
         slogen, per_minute = _slogen_groups(slos, scale)
         sloth = [g for svc, slo in slos for g in _sloth_groups(svc, slo)]
         files = {"slogen.rules.yaml": yaml.safe_dump({"groups": slogen}, sort_keys=False),
-                 "sloth.rules.yaml": yaml.safe_dump({"groups": sloth}, sort_keys=False)}
+                 "sloth.rules.yaml": yaml.safe_dump({"groups": sloth}, sort_keys=False),
+                 "slogen.real.rules.yaml": yaml.safe_dump({"groups": _slogen_groups(slos, scale, probe=False)[0]},
+                                                         sort_keys=False)}
         with _exporter(slos, tr) as port:
             del tr
             scrape = _fmt_seconds(15 / scale)
@@ -317,9 +334,10 @@ def measure(services: int, per: int, days: int, minutes: float, scale: float = 1
                       f"scrape_configs:\n- job_name: bench\n  honor_labels: true\n  scrape_timeout: {scrape}\n"
                       f"  static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
                       f"  relabel_configs: [{{target_label: instance, replacement: {INSTANCE}}}]\n"
-                      "rule_files: [slogen.rules.yaml, sloth.rules.yaml]\n")
+                      "rule_files: RULE_FILES\n")
             clock = time.perf_counter()
-            with prometheus(config, data_dir=work / "data", files=files, ready_timeout=120) as (url, _):
+            both = config.replace("RULE_FILES", "[slogen.rules.yaml, sloth.rules.yaml]")
+            with prometheus(both, data_dir=work / "data", files=files, ready_timeout=120) as (url, workdir):
                 result["prometheus_start_s"] = round(time.perf_counter() - clock, 1)
                 deadline = time.monotonic() + 120 / scale
                 while time.monotonic() < deadline:  # live 5m windows: two scrapes of every series
@@ -339,6 +357,9 @@ def measure(services: int, per: int, days: int, minutes: float, scale: float = 1
                 samples = _samples(url, [g for g in slogen if g["name"] in svc0],
                                    lambda r: r["labels"]["slo"] == first[1], at)
                 samples |= _samples(url, _sloth_groups(*first), lambda r: True, at)
+                result["cpu_s_per_minute_alone"] = _cpu_phases(
+                    url, workdir, config, {"no rules": [], "sloth": ["sloth.rules.yaml"],
+                                           "slogen": ["slogen.real.rules.yaml"]}, cpu_minutes, 20 / scale)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result["rss_peak_mib"] = {"bench": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
@@ -399,6 +420,10 @@ def _rows(r: dict[str, Any]) -> list[dict[str, Any]]:
                     s["sloth"]["samples_per_eval_per_slo"]),
                 row(f"{label}: samples touched per minute", s["slogen"]["samples_per_minute"],
                     s["sloth"]["samples_per_minute"])]
+    cpu = r.get("cpu_s_per_minute_alone")
+    if cpu:
+        out.append(row("Prometheus CPU s per minute, one side's rules alone, minus no rules",
+                       cpu["slogen"] - cpu["no rules"], cpu["sloth"] - cpu["no rules"]))
     return out
 
 
@@ -408,7 +433,7 @@ def run(smoke: bool, services: int = 100, per: int = 10, days: int = 30, minutes
         print("skipping rules_scale: prometheus/promtool not installed", file=sys.stderr)
         return []
     started = time.perf_counter()
-    result = (measure(2, 2, 2, minutes=0.5, scale=15, recent_days=1) if smoke
+    result = (measure(2, 2, 2, minutes=0.35, scale=15, recent_days=1, cpu_minutes=0.08) if smoke
               else measure(services, per, days, minutes))
     result["wall_s"] = round(time.perf_counter() - started, 1)
     OUT.parent.mkdir(parents=True, exist_ok=True)
