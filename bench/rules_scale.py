@@ -282,28 +282,33 @@ def _split(url: str) -> float:
     return long / every if every else 0.0
 
 
-def _cpu(url: str) -> float:
+ITERATIONS = re.compile(r'^prometheus_rule_group_iterations(_missed)?_total\{rule_group="([^"]+)"\} (\S+)$', re.M)
+
+
+def _counters(url: str) -> tuple[float, dict[str, float], dict[str, float]]:
+    """Prometheus CPU seconds; scheduled and missed iterations of every rule group."""
     text = requests.get(url + "/metrics", timeout=30).text
     found = re.search(r"^process_cpu_seconds_total (\S+)$", text, re.M)
-    return float(found[1]) if found else 0.0
+    scheduled: dict[str, float] = {}
+    missed: dict[str, float] = {}
+    for kind, group, value in ITERATIONS.findall(text):
+        (missed if kind else scheduled)[group] = float(value)
+    return (float(found[1]) if found else 0.0), scheduled, missed
 
 
-def _cpu_phases(url: str, workdir: Path, config: str, phases: dict[str, list[str]], minutes: float,
-                settle: float) -> dict[str, float]:
-    """Prometheus CPU seconds per minute with only each phase's rule files loaded (reloaded in turn)."""
-    out = {}
-    for name, files in phases.items():
-        (workdir / "prometheus.yml").write_text(config.replace("RULE_FILES", json.dumps(files)))
-        requests.post(url + "/-/reload", timeout=120).raise_for_status()
-        time.sleep(settle)
-        cpu0 = _cpu(url)
-        time.sleep(minutes * 60)
-        out[name] = (_cpu(url) - cpu0) / minutes
-    return out
+def _phase(url: str, minutes: float, state: dict[str, Any]) -> tuple[dict[str, dict[float, float]], dict[str, float]]:
+    """Poll one phase: the evaluations seen, and Prometheus CPU per minute with the share of evaluations run."""
+    cpu0, sched0, missed0 = _counters(url)
+    seen = _poll(url, minutes * 60, state)
+    cpu1, sched1, missed1 = _counters(url)
+    scheduled = sum(v - sched0.get(g, 0.0) for g, v in sched1.items())
+    missed = sum(v - missed0.get(g, 0.0) for g, v in missed1.items())
+    return seen, {"cpu_s_per_minute": (cpu1 - cpu0) / minutes, "scheduled": scheduled, "missed": missed,
+                  "completed_share": 1 - missed / scheduled if scheduled else 1.0}
 
 
 def measure(services: int, per: int, days: int, minutes: float, scale: float = 1.0,
-            recent_days: float = 4, raw_step: int = 300, cpu_minutes: float = 4) -> dict[str, Any]:
+            recent_days: float = 4, raw_step: int = 300, alone_minutes: float = 3) -> dict[str, Any]:
     """The whole benchmark; `scale` divides every rule/scrape interval (smoke), figures stay per real minute."""
     assert PROMTOOL, "promtool is not installed"
     slos = _slos(services, per)
@@ -325,8 +330,7 @@ def measure(services: int, per: int, days: int, minutes: float, scale: float = 1
         sloth = [g for svc, slo in slos for g in _sloth_groups(svc, slo)]
         files = {"slogen.rules.yaml": yaml.safe_dump({"groups": slogen}, sort_keys=False),
                  "sloth.rules.yaml": yaml.safe_dump({"groups": sloth}, sort_keys=False),
-                 "slogen.real.rules.yaml": yaml.safe_dump({"groups": _slogen_groups(slos, scale, probe=False)[0]},
-                                                         sort_keys=False)}
+                 }
         with _exporter(slos, tr) as port:
             del tr
             scrape = _fmt_seconds(15 / scale)
@@ -347,24 +351,29 @@ def measure(services: int, per: int, days: int, minutes: float, scale: float = 1
                         break
                     time.sleep(1)
                 warm, state = time.time(), dict[str, Any]()
-                cpu0 = _cpu(url)
-                seen = _poll(url, minutes * 60, state)
-                result["prometheus_cpu_s_per_minute"] = (_cpu(url) - cpu0) / minutes
-                result["prometheus_peak_rss_mib"] = round(state.get("prometheus_peak_rss_mib", 0.0))
+                seen, phases = {}, {}
+                seen["both"], phases["both"] = _phase(url, minutes, state)
                 long_share = _split(url)
                 at = time.time()
                 svc0 = {c.group_name(first[0], s) for s in (c.STAGE_SLI, c.STAGE_TILES, c.STAGE_PERIOD)}
                 samples = _samples(url, [g for g in slogen if g["name"] in svc0],
                                    lambda r: r["labels"]["slo"] == first[1], at)
                 samples |= _samples(url, _sloth_groups(*first), lambda r: True, at)
-                result["cpu_s_per_minute_alone"] = _cpu_phases(
-                    url, workdir, config, {"no rules": [], "sloth": ["sloth.rules.yaml"],
-                                           "slogen": ["slogen.real.rules.yaml"]}, cpu_minutes, 20 / scale)
+                for name, rule_files in (("sloth", ["sloth.rules.yaml"]), ("slogen", ["slogen.rules.yaml"]),
+                                         ("no rules", [])):
+                    (workdir / "prometheus.yml").write_text(config.replace("RULE_FILES", json.dumps(rule_files)))
+                    requests.post(url + "/-/reload", timeout=300).raise_for_status()
+                    time.sleep(20 / scale)
+                    seen[name], phases[name] = _phase(url, alone_minutes if rule_files else alone_minutes / 3, state)
+                result["prometheus_peak_rss_mib"] = round(state.get("prometheus_peak_rss_mib", 0.0))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result["rss_peak_mib"] = {"bench": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
                               "promtool": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024}
-    return {**result, **_figures(seen, warm, per_minute, long_share, samples, n)}
+    alone = {side: _figures(seen[side], 0, per_minute, long_share, samples, n)["summary"]["total"][side]
+             for side in ("sloth", "slogen")}
+    return {**result, **_figures(seen["both"], warm, per_minute, long_share, samples, n), "phases": phases,
+            "alone_total": alone}
 
 
 def _figures(seen: dict[str, dict[float, float]], warm: float, per_minute: dict[str, float], long_share: float,
@@ -420,20 +429,24 @@ def _rows(r: dict[str, Any]) -> list[dict[str, Any]]:
                     s["sloth"]["samples_per_eval_per_slo"]),
                 row(f"{label}: samples touched per minute", s["slogen"]["samples_per_minute"],
                     s["sloth"]["samples_per_minute"])]
-    cpu = r.get("cpu_s_per_minute_alone")
-    if cpu:
-        out.append(row("Prometheus CPU s per minute, one side's rules alone, minus no rules",
-                       cpu["slogen"] - cpu["no rules"], cpu["sloth"] - cpu["no rules"]))
+    cpu = {k: v["cpu_s_per_minute"] for k, v in r["phases"].items()}
+    done = {k: v["completed_share"] for k, v in r["phases"].items()}
+    out += [row("one side's rules alone: evaluation work per minute, s", r["alone_total"]["slogen"]["minute_s"],
+                r["alone_total"]["sloth"]["minute_s"]),
+            row("one side's rules alone: Prometheus CPU s per minute minus no rules",
+                cpu["slogen"] - cpu["no rules"], cpu["sloth"] - cpu["no rules"]),
+            row("one side's rules alone: share of scheduled evaluations run", done["slogen"], done["sloth"]),
+            row("both sides: share of scheduled evaluations run", done["both"], None)]
     return out
 
 
-def run(smoke: bool, services: int = 100, per: int = 10, days: int = 30, minutes: float = 6) -> list[dict[str, Any]]:
+def run(smoke: bool, services: int = 100, per: int = 10, days: int = 30, minutes: float = 3) -> list[dict[str, Any]]:
     """bench.run's entry point: rows of (figure, slogen, reference = Sloth, ratio)."""
     if not (shutil.which("prometheus") and PROMTOOL):
         print("skipping rules_scale: prometheus/promtool not installed", file=sys.stderr)
         return []
     started = time.perf_counter()
-    result = (measure(2, 2, 2, minutes=0.35, scale=15, recent_days=1, cpu_minutes=0.08) if smoke
+    result = (measure(2, 2, 2, minutes=0.25, scale=15, recent_days=1, alone_minutes=0.15) if smoke
               else measure(services, per, days, minutes))
     result["wall_s"] = round(time.perf_counter() - started, 1)
     OUT.parent.mkdir(parents=True, exist_ok=True)
@@ -447,13 +460,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--services", type=int, default=100, help="services (default 100)")
     parser.add_argument("--slos-per-service", type=int, default=10, help="SLOs per service (default 10)")
     parser.add_argument("--days", type=int, default=30, help="days of history (default 30)")
-    parser.add_argument("--minutes", type=float, default=6, help="minutes of rule evaluation measured (default 6)")
+    parser.add_argument("--minutes", type=float, default=3, help="minutes measured with both rule sets (default 3; then 3 for each alone)")
     args = parser.parse_args(argv)
     rows = run(args.smoke, args.services, args.slos_per_service, args.days, args.minutes)
     print(f"{'figure':<90} {'slogen':>12} {'sloth':>12} {'ratio':>8}")
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else f"{v:.4g}"
+
     for r in rows:
-        ratio = f"{r['ratio']:.3g}" if r["ratio"] is not None else "-"
-        print(f"{r['figure']:<90} {r['slogen']:>12.4g} {r['reference']:>12.4g} {ratio:>8}")
+        print(f"{r['figure']:<90} {fmt(r['slogen']):>12} {fmt(r['reference']):>12} {fmt(r['ratio']):>8}")
     print(f"wrote {OUT}", file=sys.stderr)
     return 0
 
