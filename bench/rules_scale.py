@@ -370,10 +370,12 @@ def measure(services: int, per: int, days: int, minutes: float, scale: float = 1
         shutil.rmtree(work, ignore_errors=True)
     result["rss_peak_mib"] = {"bench": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
                               "promtool": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024}
-    alone = {side: _figures(seen[side], 0, per_minute, long_share, samples, n)["summary"]["total"][side]
-             for side in ("sloth", "slogen")}
+    alone = {}
+    for side in ("sloth", "slogen"):
+        figures = _figures(seen[side], 0, per_minute, long_share, samples, n)
+        alone[side] = {"total": figures["summary"]["total"][side], "kinds": figures["kinds"]}
     return {**result, **_figures(seen["both"], warm, per_minute, long_share, samples, n), "phases": phases,
-            "alone_total": alone}
+            "alone": alone}
 
 
 def _figures(seen: dict[str, dict[float, float]], warm: float, per_minute: dict[str, float], long_share: float,
@@ -431,8 +433,8 @@ def _rows(r: dict[str, Any]) -> list[dict[str, Any]]:
                     s["sloth"]["samples_per_minute"])]
     cpu = {k: v["cpu_s_per_minute"] for k, v in r["phases"].items()}
     done = {k: v["completed_share"] for k, v in r["phases"].items()}
-    out += [row("one side's rules alone: evaluation work per minute, s", r["alone_total"]["slogen"]["minute_s"],
-                r["alone_total"]["sloth"]["minute_s"]),
+    out += [row("one side's rules alone: evaluation work per minute, s", r["alone"]["slogen"]["total"]["minute_s"],
+                r["alone"]["sloth"]["total"]["minute_s"]),
             row("one side's rules alone: Prometheus CPU s per minute minus no rules",
                 cpu["slogen"] - cpu["no rules"], cpu["sloth"] - cpu["no rules"]),
             row("one side's rules alone: share of scheduled evaluations run", done["slogen"], done["sloth"]),
