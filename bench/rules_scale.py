@@ -216,6 +216,33 @@ def _slogen_groups(slos: list[tuple[str, str]], scale: float,
     return groups, per_minute
 
 
+def _variant(groups: list[dict[str, Any]], per_minute: dict[str, float], scale: float) -> list[dict[str, Any]]:
+    """What-if copy, NOT what slogen renders: `sli` every 1m with one rule per window (ratio straight from the
+    raw counters, no separate events/errors recordings). Groups renamed `slogen:<svc>-variant:<stage>`."""
+    out = []
+    for g in groups:
+        stage = g["name"].rsplit(":", 1)[1]
+        g = {**g, "name": g["name"].replace(f":{stage}", f"-variant:{stage}")}
+        per_minute[g["name"]] = per_minute[g["name"].replace("-variant:", ":")]
+        if stage == c.STAGE_SLI:
+            g["interval"], per_minute[g["name"]] = _fmt_seconds(60 / scale), 1.0
+            rules = []
+            for r in g["rules"]:
+                name = r.get("record", "")
+                if name.startswith((c.events_rate(""), c.errors_rate(""))):
+                    continue
+                if name.startswith(c.error_ratio("")):
+                    w, labels = name[len(c.error_ratio("")):], r["labels"]
+                    sel = f'job="{labels["service"]}",route="/{labels["slo"]}"'
+                    t = f"sum(rate(http_requests_total{{{sel}}}[{w}]))"
+                    r = {**r, "expr": f'(sum(rate(http_requests_total{{{sel},code="500"}}[{w}])) or 0 * {t})'
+                                      f" / ({t} > 0) or 0 * {t}"}
+                rules.append(r)
+            g["rules"] = rules
+        out.append(g)
+    return out
+
+
 def _seconds(interval: str) -> float:
     return {"s": 1, "m": 60, "h": 3600}[interval[-1]] * float(interval[:-1])
 
@@ -328,7 +355,9 @@ def measure(services: int, per: int, days: int, minutes: float, scale: float = 1
         result["backfill_s"] = round(time.perf_counter() - clock, 1)
         slogen, per_minute = _slogen_groups(slos, scale)
         sloth = [g for svc, slo in slos for g in _sloth_groups(svc, slo)]
+        variant = _variant(slogen, per_minute, scale)
         files = {"slogen.rules.yaml": yaml.safe_dump({"groups": slogen}, sort_keys=False),
+                 "variant.rules.yaml": yaml.safe_dump({"groups": variant}, sort_keys=False),
                  "sloth.rules.yaml": yaml.safe_dump({"groups": sloth}, sort_keys=False),
                  }
         with _exporter(slos, tr) as port:
@@ -360,6 +389,7 @@ def measure(services: int, per: int, days: int, minutes: float, scale: float = 1
                                    lambda r: r["labels"]["slo"] == first[1], at)
                 samples |= _samples(url, _sloth_groups(*first), lambda r: True, at)
                 for name, rule_files in (("sloth", ["sloth.rules.yaml"]), ("slogen", ["slogen.rules.yaml"]),
+                                         ("variant", ["variant.rules.yaml"]),
                                          ("no rules", [])):
                     (workdir / "prometheus.yml").write_text(config.replace("RULE_FILES", json.dumps(rule_files)))
                     requests.post(url + "/-/reload", timeout=300).raise_for_status()
@@ -371,9 +401,10 @@ def measure(services: int, per: int, days: int, minutes: float, scale: float = 1
     result["rss_peak_mib"] = {"bench": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
                               "promtool": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024}
     alone = {}
-    for side in ("sloth", "slogen"):
+    for side in ("sloth", "slogen", "variant"):
         figures = _figures(seen[side], 0, per_minute, long_share, samples, n)
-        alone[side] = {"total": figures["summary"]["total"][side], "kinds": figures["kinds"]}
+        alone[side] = {"total": figures["summary"]["total"]["sloth" if side == "sloth" else "slogen"],
+                       "kinds": figures["kinds"]}
     return {**result, **_figures(seen["both"], warm, per_minute, long_share, samples, n), "phases": phases,
             "alone": alone}
 
@@ -438,18 +469,23 @@ def _rows(r: dict[str, Any]) -> list[dict[str, Any]]:
             row("one side's rules alone: Prometheus CPU s per minute minus no rules",
                 cpu["slogen"] - cpu["no rules"], cpu["sloth"] - cpu["no rules"]),
             row("one side's rules alone: share of scheduled evaluations run", done["slogen"], done["sloth"]),
+            row("what-if (sli 1m, 1 rule/window; not rendered) alone: work per minute, s",
+                r["alone"]["variant"]["total"]["minute_s"], r["alone"]["sloth"]["total"]["minute_s"]),
+            row("what-if (sli 1m, 1 rule/window; not rendered) alone: CPU s per minute minus no rules",
+                cpu["variant"] - cpu["no rules"], cpu["sloth"] - cpu["no rules"]),
             row("both sides: share of scheduled evaluations run", done["both"], None)]
     return out
 
 
-def run(smoke: bool, services: int = 100, per: int = 10, days: int = 30, minutes: float = 3) -> list[dict[str, Any]]:
+def run(smoke: bool, services: int = 100, per: int = 10, days: int = 30, minutes: float = 3,
+        alone_minutes: float = 3) -> list[dict[str, Any]]:
     """bench.run's entry point: rows of (figure, slogen, reference = Sloth, ratio)."""
     if not (shutil.which("prometheus") and PROMTOOL):
         print("skipping rules_scale: prometheus/promtool not installed", file=sys.stderr)
         return []
     started = time.perf_counter()
-    result = (measure(2, 2, 2, minutes=0.25, scale=15, recent_days=1, alone_minutes=0.15) if smoke
-              else measure(services, per, days, minutes))
+    result = (measure(2, 2, 2, minutes=0.2, scale=15, recent_days=1, alone_minutes=0.1) if smoke
+              else measure(services, per, days, minutes, alone_minutes=alone_minutes))
     result["wall_s"] = round(time.perf_counter() - started, 1)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
@@ -463,8 +499,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slos-per-service", type=int, default=10, help="SLOs per service (default 10)")
     parser.add_argument("--days", type=int, default=30, help="days of history (default 30)")
     parser.add_argument("--minutes", type=float, default=3, help="minutes measured with both rule sets (default 3; then 3 for each alone)")
+    parser.add_argument("--alone-minutes", type=float, default=3, help="minutes for each rule set alone (default 3)")
     args = parser.parse_args(argv)
-    rows = run(args.smoke, args.services, args.slos_per_service, args.days, args.minutes)
+    rows = run(args.smoke, args.services, args.slos_per_service, args.days, args.minutes, args.alone_minutes)
     print(f"{'figure':<90} {'slogen':>12} {'sloth':>12} {'ratio':>8}")
     def fmt(v: float | None) -> str:
         return "-" if v is None else f"{v:.4g}"
