@@ -191,7 +191,7 @@ def test_groups_and_intervals() -> None:
         service = path.removeprefix("rules/").removesuffix(".rules.yaml")
         assert [g["name"] for g in doc["groups"]] == [c.group_name(service, s) for s in ("sli", "tiles", "period")]
         sli, tiles, period = doc["groups"]
-        assert sli["interval"] == "30s"
+        assert sli["interval"] == "1m"
         assert tiles["interval"] == "1h"  # one tile per evaluation: consecutive tiles abut exactly
         assert period["interval"] == "2m"  # below the 5m lookback: instant queries always find a sample
         assert {r["record"] for r in tiles["rules"]} == {c.ERRORS_TILE, c.EVENTS_TILE}

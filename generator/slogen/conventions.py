@@ -70,7 +70,7 @@ ALERT_EXHAUSTED = "SLOErrorBudgetExhausted"
 
 
 # ------------------------------------------------------------------ rule groups and files
-STAGE_SLI = "sli"        # every 30s: short windows from raw counters, burn rates, burn-rate alerts
+STAGE_SLI = "sli"        # every 1m: short windows from raw counters, burn rates, burn-rate alerts
 STAGE_TILES = "tiles"    # every 1h: the hourly tiles
 STAGE_PERIOD = "period"  # every 2m: long windows and period from tiles, budget metadata, policy alerts
 def group_name(service: str, stage: str) -> str:
