@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 SUITES = ("render_cost", "rules_cost", "rules_scale", "status_cost", "push_cost")
-NEEDS_PROMETHEUS = {"rules_cost", "status_cost"}
+NEEDS_PROMETHEUS = {"rules_cost", "rules_scale", "status_cost"}
 
 
 def _fmt(value: Any) -> str:
