@@ -163,6 +163,12 @@ def status(spec_path: str, service: str | None, slo_name: str | None, when: floa
 # ---------------------------------------------------------------------------------------- gate
 
 
+class _UndecidedUsageError(click.UsageError):
+    """A usage error of the gate: exits 99 (undecided), never click's 2, which would read as FREEZE."""
+
+    exit_code = policy.EXIT_CODES[c.UNKNOWN]
+
+
 class GateCommand(click.Command):
     """A command whose usage errors exit 99: for the gate, exit 2 would mean FREEZE."""
 
@@ -171,8 +177,7 @@ class GateCommand(click.Command):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as exc:
-            exc.exit_code = policy.EXIT_CODES[c.UNKNOWN]
-            raise
+            raise _UndecidedUsageError(exc.message, exc.ctx) from exc
 
 
 def _undecided(message: str, at: float, json_file: str | None, summary_dashboard: str | None,
