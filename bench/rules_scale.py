@@ -12,7 +12,7 @@ Sloth's `slo:sli_error:ratio_rate5m` every minute (Sloth's SLI group at the glob
 History ends at the minute of generation; a small exporter on 127.0.0.1 then serves the same
 counters, continuing them, scraped every 15s, so the short windows are live while rules run.
 
-Rules: slogen's rendered groups at their rendered intervals (`sli` 30s, `period` 2m); the hourly
+Rules: slogen's rendered groups at their rendered intervals (`sli` 1m, `period` 2m); the hourly
 `tiles` group is measured in a copy evaluated every 1m that records under other names (so the real
 tiles the period rules read are untouched), and counted as 1/60 evaluation per minute. Sloth:
 per SLO its three groups (SLI recordings 5m…3d from raw + the optimized 30d rule, meta
@@ -216,33 +216,6 @@ def _slogen_groups(slos: list[tuple[str, str]], scale: float,
     return groups, per_minute
 
 
-def _variant(groups: list[dict[str, Any]], per_minute: dict[str, float], scale: float) -> list[dict[str, Any]]:
-    """What-if copy, NOT what slogen renders: `sli` every 1m with one rule per window (ratio straight from the
-    raw counters, no separate events/errors recordings). Groups renamed `slogen:<svc>-variant:<stage>`."""
-    out = []
-    for g in groups:
-        stage = g["name"].rsplit(":", 1)[1]
-        g = {**g, "name": g["name"].replace(f":{stage}", f"-variant:{stage}")}
-        per_minute[g["name"]] = per_minute[g["name"].replace("-variant:", ":")]
-        if stage == c.STAGE_SLI:
-            g["interval"], per_minute[g["name"]] = _fmt_seconds(60 / scale), 1.0
-            rules = []
-            for r in g["rules"]:
-                name = r.get("record", "")
-                if name.startswith((c.events_rate(""), c.errors_rate(""))):
-                    continue
-                if name.startswith(c.error_ratio("")):
-                    w, labels = name[len(c.error_ratio("")):], r["labels"]
-                    sel = f'job="{labels["service"]}",route="/{labels["slo"]}"'
-                    t = f"sum(rate(http_requests_total{{{sel}}}[{w}]))"
-                    r = {**r, "expr": f'(sum(rate(http_requests_total{{{sel},code="500"}}[{w}])) or 0 * {t})'
-                                      f" / ({t} > 0) or 0 * {t}"}
-                rules.append(r)
-            g["rules"] = rules
-        out.append(g)
-    return out
-
-
 def _seconds(interval: str) -> float:
     return {"s": 1, "m": 60, "h": 3600}[interval[-1]] * float(interval[:-1])
 
@@ -355,9 +328,7 @@ def measure(services: int, per: int, days: int, minutes: float, scale: float = 1
         result["backfill_s"] = round(time.perf_counter() - clock, 1)
         slogen, per_minute = _slogen_groups(slos, scale)
         sloth = [g for svc, slo in slos for g in _sloth_groups(svc, slo)]
-        variant = _variant(slogen, per_minute, scale)
         files = {"slogen.rules.yaml": yaml.safe_dump({"groups": slogen}, sort_keys=False),
-                 "variant.rules.yaml": yaml.safe_dump({"groups": variant}, sort_keys=False),
                  "sloth.rules.yaml": yaml.safe_dump({"groups": sloth}, sort_keys=False),
                  }
         with _exporter(slos, tr) as port:
@@ -389,7 +360,6 @@ def measure(services: int, per: int, days: int, minutes: float, scale: float = 1
                                    lambda r: r["labels"]["slo"] == first[1], at)
                 samples |= _samples(url, _sloth_groups(*first), lambda r: True, at)
                 for name, rule_files in (("sloth", ["sloth.rules.yaml"]), ("slogen", ["slogen.rules.yaml"]),
-                                         ("variant", ["variant.rules.yaml"]),
                                          ("no rules", [])):
                     (workdir / "prometheus.yml").write_text(config.replace("RULE_FILES", json.dumps(rule_files)))
                     requests.post(url + "/-/reload", timeout=300).raise_for_status()
@@ -401,7 +371,7 @@ def measure(services: int, per: int, days: int, minutes: float, scale: float = 1
     result["rss_peak_mib"] = {"bench": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
                               "promtool": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024}
     alone = {}
-    for side in ("sloth", "slogen", "variant"):
+    for side in ("sloth", "slogen"):
         figures = _figures(seen[side], 0, per_minute, long_share, samples, n)
         alone[side] = {"total": figures["summary"]["total"]["sloth" if side == "sloth" else "slogen"],
                        "kinds": figures["kinds"]}
@@ -452,8 +422,8 @@ def _rows(r: dict[str, Any]) -> list[dict[str, Any]]:
 
     size = f"{r['slos']} SLOs × {r['days']}d"
     out = []
-    for part, label in (("short", "short windows (slogen sli | Sloth ≤6h + alerts)"),
-                        ("long", "long/period (slogen tiles+period | Sloth 1d,3d,30d + meta)"),
+    for part, label in (("short", "every-minute rules (slogen sli: 5m,1h + page | Sloth ≤6h + alerts)"),
+                        ("long", "slower rules (slogen tiles+period, incl. 30m,2h,6h | Sloth 1d,3d,30d + meta)"),
                         ("total", "all rules")):
         s = r["summary"][part]
         out += [row(f"{label}: Σ last_duration per cycle, s ({size})", s["slogen"]["cycle_s"], s["sloth"]["cycle_s"]),
@@ -469,10 +439,6 @@ def _rows(r: dict[str, Any]) -> list[dict[str, Any]]:
             row("one side's rules alone: Prometheus CPU s per minute minus no rules",
                 cpu["slogen"] - cpu["no rules"], cpu["sloth"] - cpu["no rules"]),
             row("one side's rules alone: share of scheduled evaluations run", done["slogen"], done["sloth"]),
-            row("what-if (sli 1m, 1 rule/window; not rendered) alone: work per minute, s",
-                r["alone"]["variant"]["total"]["minute_s"], r["alone"]["sloth"]["total"]["minute_s"]),
-            row("what-if (sli 1m, 1 rule/window; not rendered) alone: CPU s per minute minus no rules",
-                cpu["variant"] - cpu["no rules"], cpu["sloth"] - cpu["no rules"]),
             row("both sides: share of scheduled evaluations run", done["both"], None)]
     return out
 

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from prom import backfill, prometheus  # noqa: E402 - the tests' throwaway-Prometheus helpers
 
-OTHER_SERIES = (c.OBJECTIVE, c.ERROR_BUDGET, c.PERIOD_DAYS, c.BURN_RATE_5M, c.BURN_RATE_PERIOD,
+OTHER_SERIES = (c.OBJECTIVE, c.ERROR_BUDGET, c.PERIOD_DAYS, c.BURN_RATE_PERIOD,
                 c.DAYS_TO_EXHAUSTION, c.STATE)
 
 

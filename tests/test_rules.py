@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from typing import Any
 
@@ -147,17 +148,14 @@ def test_policy_alerts_use_the_policy_threshold() -> None:
 
 
 def test_ratio_sli_forms_and_zero_traffic() -> None:
-    errors = _record(PAYMENTS, c.errors_rate("5m"), "availability")["expr"]
-    assert errors == ('sum(rate(http_requests_total{job="payments",code=~"5..|429"}[5m])) or 0 * '
-                      'sum(slogen:sli_events:rate5m{service="payments",slo="availability"})')
     ratio = _record(PAYMENTS, c.error_ratio("5m"), "availability")["expr"]
     events = 'sum(slogen:sli_events:rate5m{service="payments",slo="availability"})'
-    assert ratio == (f'sum(slogen:sli_errors:rate5m{{service="payments",slo="availability"}}) / ({events} > 0) '
-                     f"or 0 * {events}")
-    good = _record(BATCH, c.errors_rate("1h"), "delivery")["expr"]
-    assert good == ('clamp_min(sum(slogen:sli_events:rate1h{service="batch",slo="delivery"}) - '
-                    '(sum(rate(messages_delivered_total{queue="out"}[1h])) or 0 * '
-                    'sum(slogen:sli_events:rate1h{service="batch",slo="delivery"})), 0)')
+    assert ratio == (f'(sum(rate(http_requests_total{{job="payments",code=~"5..|429"}}[5m])) or 0 * {events}) / '
+                     f"({events} > 0) or 0 * {events}")
+    good = _record(BATCH, c.error_ratio("1h"), "delivery")["expr"]
+    events = 'sum(slogen:sli_events:rate1h{service="batch",slo="delivery"})'
+    assert good == (f'(clamp_min({events} - (sum(rate(messages_delivered_total{{queue="out"}}[1h])) or 0 * '
+                    f'{events}), 0)) / ({events} > 0) or 0 * {events}')
     assert _record(BATCH, c.events_rate("1h"), "delivery")["expr"] == \
         'sum(rate(messages_published_total{queue="out"}[1h]))'
 
@@ -165,9 +163,9 @@ def test_ratio_sli_forms_and_zero_traffic() -> None:
 def test_latency_sli_reads_bucket_and_count() -> None:
     assert _record(PAYMENTS, c.events_rate("30m"), "latency")["expr"] == \
         'sum(rate(http_request_duration_seconds_count{job="payments",route="/charge"}[30m]))'
-    errors = _record(PAYMENTS, c.errors_rate("30m"), "latency")["expr"]
-    assert 'http_request_duration_seconds_bucket{job="payments",route="/charge",le="0.3"}[30m]' in errors
-    assert 'le=~"2|2\\\\.0"' in _record(CHECKOUT, c.errors_rate("5m"), "latency")["expr"]
+    ratio = _record(PAYMENTS, c.error_ratio("30m"), "latency")["expr"]
+    assert 'http_request_duration_seconds_bucket{job="payments",route="/charge",le="0.3"}[30m]' in ratio
+    assert 'le=~"2|2\\\\.0"' in _record(CHECKOUT, c.error_ratio("5m"), "latency")["expr"]
 
 
 @pytest.mark.parametrize(("seconds", "matcher"), [
@@ -179,10 +177,10 @@ def test_le_matcher(seconds: float, matcher: str) -> None:
 def test_expr_sli_substitutes_window_and_sums() -> None:
     events = _record(BATCH, c.events_rate("2h"), "freshness")["expr"]
     assert events == 'sum(sum(increase(job_runs_total{job="etl"}[2h])))'
-    errors = _record(BATCH, c.errors_rate("2h"), "freshness")["expr"]
-    assert errors.startswith('sum(sum(increase(job_runs_total{job="etl",result="failed"}[2h]))) or 0 * ')
-    good = _record(BATCH, c.errors_rate("2h"), "weekly")["expr"]
-    assert "sum(sum(rate(batch_ok_total[2h])))" in good and good.startswith("clamp_min(")
+    ratio = _record(BATCH, c.error_ratio("2h"), "freshness")["expr"]
+    assert ratio.startswith('(sum(sum(increase(job_runs_total{job="etl",result="failed"}[2h]))) or 0 * ')
+    good = _record(BATCH, c.error_ratio("2h"), "weekly")["expr"]
+    assert "sum(sum(rate(batch_ok_total[2h])))" in good and good.startswith("(clamp_min(")
     assert not any("$window" in r["expr"] for doc in FULL.values() for r in _rules(doc))
 
 
@@ -196,8 +194,41 @@ def test_groups_and_intervals() -> None:
         assert period["interval"] == "2m"  # below the 5m lookback: instant queries always find a sample
         assert {r["record"] for r in tiles["rules"]} == {c.ERRORS_TILE, c.EVENTS_TILE}
         assert {r.get("record") for r in period["rules"]} >= {c.ERROR_RATIO_PERIOD, c.BUDGET_REMAINING, c.STATE,
-                                                              c.DAYS_TO_EXHAUSTION, c.error_ratio("1d")}
-        assert {r.get("record") for r in sli["rules"]} >= {c.BURN_RATE_1H, c.BURN_RATE_5M, c.error_ratio("5m")}
+                                                              c.DAYS_TO_EXHAUSTION, c.error_ratio("1d"),
+                                                              c.error_ratio("6h"), c.error_ratio("30m")}
+        assert {r.get("record") for r in sli["rules"]} >= {c.BURN_RATE_1H, c.error_ratio("5m"), c.error_ratio("1h")}
+        assert {r.get("alert") for r in sli["rules"]} <= {c.ALERT_PAGE, None}
+        assert {r.get("alert") for r in period["rules"]} <= {c.ALERT_TICKET, c.ALERT_FREEZE, c.ALERT_EXHAUSTED, None}
+
+
+def test_each_group_records_what_its_alerts_read_before_them() -> None:
+    """Within a group, rules run in order: an alert must come after the recordings of its group it reads.
+    The page in `sli` reads 30m/6h from `period` (≤ 2m old); nothing in a group reads a later rule."""
+    for doc in {**FULL, **DEMO}.values():
+        recorded_in: dict[str, str] = {}
+        for group in doc["groups"]:
+            for rule in group["rules"]:
+                if "record" in rule:
+                    recorded_in.setdefault(rule["record"], group["name"])
+        for group in doc["groups"]:
+            seen: set[str] = set()
+            for rule in group["rules"]:
+                for name in re.findall(r"slogen:[a-z_:0-9]+", rule["expr"]):
+                    if recorded_in.get(name) == group["name"]:
+                        assert name in seen, (group["name"], rule.get("record") or rule.get("alert"), name)
+                    else:
+                        assert name in recorded_in, name  # every series read is recorded somewhere
+                if "record" in rule:
+                    seen.add(rule["record"])
+
+
+def test_rules_per_slo_and_evaluation() -> None:
+    """Cost in rules: per 30d SLO, 6 every minute (sli) and 21 every 2 minutes (period)."""
+    groups = {g["name"]: g for g in FULL["rules/payments.rules.yaml"]["groups"]}
+    def count(stage: str) -> int:
+        return sum(r["labels"]["slo"] == "availability" for r in groups[c.group_name("payments", stage)]["rules"])
+    assert count(c.STAGE_SLI) == 2 * 2 + 1 + 1  # 5m and 1h: events + ratio; burn rate 1h; page
+    assert count(c.STAGE_PERIOD) == 2 * 3 + 4 + 8 + 1 + 2  # 30m/2h/6h; 1d/3d/7d/period; metadata; ticket; policy
 
 
 def test_tiles_and_period_ratio() -> None:

@@ -66,5 +66,8 @@ def test_window_lists() -> None:
     assert windows.alert_windows("30d") == ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
     assert windows.short_windows("30d") == ("5m", "30m", "1h", "2h", "6h")
     assert windows.long_windows("30d") == ("1d", "3d", "7d")
+    for period in windows.SUPPORTED_PERIODS:  # every minute: the fastest page pair and the 1h burn rate
+        assert windows.fast_windows(period) == ("5m", "1h")
+        assert windows.slow_windows(period) == ("30m", "2h", "6h")
     assert windows.long_windows("7d") == ("1d", "3d", "7d")
     assert windows.SUPPORTED_PERIODS == ("7d", "14d", "28d", "30d", "90d")

@@ -22,11 +22,6 @@ SEVERITY_TICKET = "ticket"
 NAMESPACE = "slogen"
 
 
-def errors_rate(window: str) -> str:
-    """Per-second rate of bad events over `window` (e.g. `5m`)."""
-    return f"{NAMESPACE}:sli_errors:rate{window}"
-
-
 def events_rate(window: str) -> str:
     """Per-second rate of all events over `window`."""
     return f"{NAMESPACE}:sli_events:rate{window}"
@@ -51,7 +46,6 @@ ERROR_BUDGET = f"{NAMESPACE}:error_budget:ratio"
 PERIOD_DAYS = f"{NAMESPACE}:period:days"
 BUDGET_REMAINING = f"{NAMESPACE}:error_budget_remaining:ratio"  # 1 untouched, 0 spent, < 0 overspent
 BURN_RATE_1H = f"{NAMESPACE}:burn_rate:rate1h"
-BURN_RATE_5M = f"{NAMESPACE}:burn_rate:rate5m"
 BURN_RATE_PERIOD = f"{NAMESPACE}:burn_rate:period"
 DAYS_TO_EXHAUSTION = f"{NAMESPACE}:error_budget_exhaustion:days"  # absent when the 1h burn rate is 0
 STATE = f"{NAMESPACE}:deploy_state:code"
@@ -70,9 +64,9 @@ ALERT_EXHAUSTED = "SLOErrorBudgetExhausted"
 
 
 # ------------------------------------------------------------------ rule groups and files
-STAGE_SLI = "sli"        # every 1m: short windows from raw counters, burn rates, burn-rate alerts
+STAGE_SLI = "sli"        # every 1m: fast windows (5m, 1h) from raw counters, 1h burn rate, page alert
 STAGE_TILES = "tiles"    # every 1h: the hourly tiles
-STAGE_PERIOD = "period"  # every 2m: long windows and period from tiles, budget metadata, policy alerts
+STAGE_PERIOD = "period"  # every 2m: slow raw windows, long windows from tiles, budget metadata, ticket alerts
 def group_name(service: str, stage: str) -> str:
     """Rule group of one service for a stage: STAGE_SLI, STAGE_TILES or STAGE_PERIOD."""
     return f"{NAMESPACE}:{service}:{stage}"

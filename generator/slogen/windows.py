@@ -79,8 +79,22 @@ def alert_windows(period: str) -> tuple[str, ...]:
 
 
 def short_windows(period: str) -> tuple[str, ...]:
-    """Windows read from raw counters (≤ 6h): cheap enough to evaluate every cycle."""
+    """Windows read from raw counters (≤ 6h); longer ones are built from hourly tiles."""
     return tuple(w for w in alert_windows(period) if parse_duration(w) <= 6 * 3600)
+
+
+def fast_windows(period: str) -> tuple[str, ...]:
+    """Raw-counter windows worth evaluating every minute: the fastest page pair (1h and 5m), which
+    sets how soon a fast burn pages, and 1h, whose burn rate dashboards and the gate read."""
+    page = min((r for r in WINDOWS[period] if r.severity == "page"), key=lambda r: parse_duration(r.long))
+    return tuple(sorted({page.long, page.short, "1h"}, key=parse_duration))
+
+
+def slow_windows(period: str) -> tuple[str, ...]:
+    """The other raw-counter windows (30m, 2h, 6h): a couple of minutes' delay is far below what
+    they measure, so they are evaluated with the period rules, half as often."""
+    fast = fast_windows(period)
+    return tuple(w for w in short_windows(period) if w not in fast)
 
 
 def long_windows(period: str) -> tuple[str, ...]:

@@ -61,22 +61,19 @@ def _describe(slo: SLO, rows: list[windows.BurnWindow]) -> str:
             "Error ratio over the long window: {{ $value | humanizePercentage }}.")
 
 
-def burn_rate_alerts(slo: SLO, spec: Spec) -> list[dict[str, Any]]:
-    """The page and ticket alerts of `slo`, minus any the spec disables."""
-    out: list[dict[str, Any]] = []
-    for name, severity, speed in ((c.ALERT_PAGE, c.SEVERITY_PAGE, "fast"),
-                                  (c.ALERT_TICKET, c.SEVERITY_TICKET, "steadily")):
-        if _override(slo, severity).disable:
-            continue
-        rows = [r for r in windows.windows_for(slo.window) if r.severity == severity]
-        summary = f"{slo.service}/{slo.name} is burning its {slo.window} error budget {speed}"
-        out.append({
-            "alert": name,
-            "expr": "\nor\n".join(burn_condition(slo, r) for r in rows),
-            "labels": alert_labels(slo, severity),
-            "annotations": _annotations(slo, spec, severity, summary, _describe(slo, rows)),
-        })
-    return out
+def burn_rate_alerts(slo: SLO, spec: Spec, severity: str) -> list[dict[str, Any]]:
+    """The page or ticket alert of `slo` (none if the spec disables it)."""
+    if _override(slo, severity).disable:
+        return []
+    name, speed = (c.ALERT_PAGE, "fast") if severity == c.SEVERITY_PAGE else (c.ALERT_TICKET, "steadily")
+    rows = [r for r in windows.windows_for(slo.window) if r.severity == severity]
+    summary = f"{slo.service}/{slo.name} is burning its {slo.window} error budget {speed}"
+    return [{
+        "alert": name,
+        "expr": "\nor\n".join(burn_condition(slo, r) for r in rows),
+        "labels": alert_labels(slo, severity),
+        "annotations": _annotations(slo, spec, severity, summary, _describe(slo, rows)),
+    }]
 
 
 def policy_alerts(slo: SLO, spec: Spec) -> list[dict[str, Any]]:

@@ -2,13 +2,17 @@
 
 Three groups per service (names from conventions.group_name):
 
-* `sli` (every 1m, Prometheus' default): per SLO and per short alert window (≤ 6h) the events rate, errors rate and
-  error ratio read from the raw counters, the 5m and 1h burn rates, then the page/ticket alerts.
+* `sli` (every 1m, Prometheus' default): per SLO the events rate and error ratio of the fast
+  windows (5m, 1h) read from the raw counters, the 1h burn rate, then the page alert.
 * `tiles` (every 1h): the hourly tiles, i.e. the 1h events and errors rates. One evaluation an
   hour at a fixed offset, so consecutive tiles cover consecutive hours exactly.
-* `period` (every 2m): long windows (1d, 3d, 7d) and the SLO period as sums of tiles, and the
-  budget metadata the dashboards and the deploy gate read (2m < the 5m lookback, so instant
-  queries always find a sample).
+* `period` (every 2m): the slower raw windows (30m, 2h, 6h), long windows (1d, 3d, 7d) and the
+  SLO period as sums of tiles, the budget metadata the dashboards and the deploy gate read, then
+  the ticket and policy alerts (2m < the 5m lookback, so instant queries always find a sample).
+
+Each raw window costs two rules: the events rate, and the error ratio reading the raw errors (or
+good) counter against that recorded rate. Per SLO that is 6 rules a minute in `sli` and 20 every
+2 minutes in `period`; docs/performance-rules.md has the measurements behind this split.
 
 The period ratio is event-weighted (Σ errors ÷ Σ events over the period, never a mean of
 ratios) and cheap: it reads 720 tile samples per series for 30 days instead of re-reading raw
@@ -63,18 +67,18 @@ def record(name: str, expr: str, slo: SLO, extra: dict[str, str] | None = None) 
 
 
 def sli_group_rules(slo: SLO, spec: Spec) -> list[Rule]:
-    """Short windows from raw counters, the 5m/1h burn rates, then the burn-rate alerts."""
-    rules: list[Rule] = []
-    for w in windows.short_windows(slo.window):
-        events = q.series(c.events_rate(w), slo)
-        errors = q.series(c.errors_rate(w), slo)
-        rules.append(record(c.events_rate(w), q.events_expr(slo, w), slo))
-        rules.append(record(c.errors_rate(w), q.errors_expr(slo, w, events), slo))
-        rules.append(record(c.error_ratio(w), q.ratio_expr(errors, events), slo))
-    budget = q.num(slo.error_budget)
-    rules.append(record(c.BURN_RATE_5M, f"{q.series(c.error_ratio('5m'), slo)} / {budget}", slo))
-    rules.append(record(c.BURN_RATE_1H, f"{q.series(c.error_ratio('1h'), slo)} / {budget}", slo))
-    return rules + alerts.burn_rate_alerts(slo, spec)
+    """The fast windows from raw counters, the 1h burn rate, then the page alert."""
+    rules = [rule for w in windows.fast_windows(slo.window) for rule in window_rules(slo, w)]
+    rules.append(record(c.BURN_RATE_1H, f"{q.series(c.error_ratio('1h'), slo)} / {q.num(slo.error_budget)}", slo))
+    return rules + alerts.burn_rate_alerts(slo, spec, c.SEVERITY_PAGE)
+
+
+def window_rules(slo: SLO, window: str) -> list[Rule]:
+    """Events rate and error ratio over a raw-counter window (0 on no traffic, absent with no total series)."""
+    events = q.series(c.events_rate(window), slo)
+    errors = q.errors_expr(slo, window, events)
+    return [record(c.events_rate(window), q.events_expr(slo, window), slo),
+            record(c.error_ratio(window), q.ratio_expr(f"({errors})", events), slo)]
 
 
 def tile_group_rules(slo: SLO) -> list[Rule]:
@@ -85,12 +89,14 @@ def tile_group_rules(slo: SLO) -> list[Rule]:
 
 
 def period_group_rules(slo: SLO, spec: Spec) -> list[Rule]:
-    """Long windows and the period from tiles, then the budget metadata and policy alerts."""
-    rules = []
+    """Slow raw windows, long windows and the period from tiles, the budget metadata, then the
+    ticket and policy alerts (after the series they read, so they see this cycle's values)."""
+    rules = [rule for w in windows.slow_windows(slo.window) for rule in window_rules(slo, w)]
     for w in windows.long_windows(slo.window):
         rules.append(record(c.error_ratio(w), _tiled_ratio(slo, w), slo))
     rules.append(record(c.ERROR_RATIO_PERIOD, _tiled_ratio(slo, slo.window), slo))
-    return rules + metadata_rules(slo, spec.policy) + alerts.policy_alerts(slo, spec)
+    return (rules + metadata_rules(slo, spec.policy) + alerts.burn_rate_alerts(slo, spec, c.SEVERITY_TICKET)
+            + alerts.policy_alerts(slo, spec))
 
 
 def _tiled_ratio(slo: SLO, window: str) -> str:
