@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import click
 from click.testing import CliRunner
 
 from conftest import ROOT, SPECS
@@ -21,10 +22,25 @@ def test_version_and_help_on_every_command() -> None:
     assert run("--version").output.strip() == f"slogen, version {__version__}"
     top = run("--help")
     assert top.exit_code == 0 and "Exit codes" in top.output
-    for name in main.commands:
+    names = main.list_commands(click.Context(main))
+    assert names == ["gate", "postmortem", "push", "render", "schema", "status", "validate"]
+    for name in names:
+        assert name in top.output  # listed although not imported yet
         result = run(name, "--help")
         assert result.exit_code == 0, name
         assert "Usage:" in result.output
+    unknown = run("gaet")
+    assert unknown.exit_code == 2 and "No such command 'gaet'" in unknown.output
+
+
+def test_the_gate_does_not_import_renderers_or_jsonschema() -> None:
+    # Startup time of the deploy gate: only the modules a command needs are imported.
+    code = ("import sys; from slogen.cli import main\n"
+            "try:\n    main(['gate', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('slogen.render', 'jsonschema', "
+            "'grafana_foundation_sdk', 'slogen.cli.push', 'rich'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
 
 
 def test_validate_ok_prints_a_summary() -> None:

@@ -149,6 +149,51 @@ def test_step_summary_says_state_budget_days_what_is_allowed_and_links_the_dashb
     assert failed.startswith("## Deploy gate: UNKNOWN (blocked)") and "**Could not decide:** Prometheus down" in failed
 
 
+def _many(count: int) -> Snapshot:
+    """`count` SLOs: most NORMAL, a few in worse states scattered through the spec order."""
+    slos = []
+    for i in range(count):
+        state, remaining = "NORMAL", 0.9 + (i % 7) / 100
+        if i % 997 == 5:
+            state, remaining = "WARNING", 0.3 + (i % 10) / 100
+        if i in (4321, 17):
+            state, remaining = ("FREEZE", 0.05) if i == 17 else ("EXHAUSTED", -0.2)
+        if i % 500 == 250:
+            state, remaining = "CAUTION", 0.6
+        slos.append(_budget(f"svc-{i:05d}", remaining, state))
+    return Snapshot(1_795_000_000.0, tuple(slos))
+
+
+def test_reports_list_every_slo_in_spec_order_when_they_fit() -> None:
+    shown, note = gate.listed(SNAP)
+    assert shown == SNAP.slos and note is None
+    snap = _many(gate.LIST_LIMIT)
+    assert gate.listed(snap) == (snap.slos, None)
+
+
+def test_reports_over_many_slos_list_the_worst_and_count_the_rest() -> None:
+    snap = _many(10_000)
+    shown, note = gate.listed(snap)
+    assert len(shown) == gate.LIST_LIMIT
+    # Independent expectation: sort everything by (state worse first, less budget first).
+    order = {s: i for i, s in enumerate(STATES)}
+    expected = sorted(snap.slos, key=lambda b: (-order[b.state], b.remaining))[:gate.LIST_LIMIT]
+    assert shown == tuple(expected)
+    assert [b.state for b in shown[:2]] == ["EXHAUSTED", "FREEZE"]
+    counts = {s: sum(b.state == s for b in snap.slos) - sum(b.state == s for b in shown) for s in STATES}
+    assert note is not None and note.startswith(f"{10_000 - gate.LIST_LIMIT} more SLOs not listed (")
+    assert ", ".join(f"{n} {s}" for s, n in counts.items() if n) in note
+    summary = gate.step_summary(snap, 3, None, "http://grafana/d/x")
+    assert summary.count("\n| svc-") == gate.LIST_LIMIT and note in summary
+    assert len(summary.encode()) < 20_000  # GitHub caps a step summary at 1 MiB
+
+
+def test_names_are_capped_for_one_line_messages() -> None:
+    snap = _many(25)
+    assert gate.names(snap.slos[:2]) == "svc-00000/availability, svc-00001/availability"
+    assert gate.names(snap.slos).endswith(", svc-00009/availability and 15 more")
+
+
 def test_write_text_atomic_replaces_whole_files(tmp_path: Path) -> None:
     target = tmp_path / "gate.json"
     gate.write_text_atomic(target, "one")

@@ -16,6 +16,7 @@ and groups the answer by (service, slo) in Python.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -127,6 +128,10 @@ class Snapshot:
             return None
         return max(self.slos, key=lambda b: (state_rank(b.state), -_finite_or(b.remaining, math.inf)))
 
+    def worst(self, limit: int) -> tuple[SLOBudget, ...]:
+        """The `limit` SLOs in the worst states (least budget left first within a state), worst first."""
+        return tuple(heapq.nsmallest(limit, self.slos, key=_worst_first))
+
     @property
     def unknown(self) -> tuple[SLOBudget, ...]:
         """SLOs without data."""
@@ -199,6 +204,10 @@ def budget_of(slo: SLO, values: dict[str, float], policy: Policy) -> SLOBudget:
         days_to_exhaustion=days_to_exhaustion(remaining if state != c.UNKNOWN else None, slo.window_days, burn),
         state=state,
     )
+
+
+def _worst_first(b: SLOBudget) -> tuple[int, float]:
+    return -state_rank(b.state), _finite_or(b.remaining, math.inf)
 
 
 def _finite_or(value: float | None, default: T) -> float | T:

@@ -11,13 +11,14 @@ import math
 import os
 import socket
 import tempfile
+from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from slogen import conventions as c
-from slogen.budget import SLOBudget, Snapshot
+from slogen.budget import STATE_ORDER, SLOBudget, Snapshot
 from slogen.errors import UndecidedError
 
 POLICY = {
@@ -37,6 +38,10 @@ CI_VARS = ("GITHUB_SHA", "GITHUB_RUN_ID", "GITHUB_ACTOR", "GITHUB_REPOSITORY", "
            "CI_COMMIT_SHA", "BUILD_URL")
 DEFAULT_AUDIT_LOG = "deploy-overrides.log"
 LOCK_TIMEOUT = 30.0
+# SLO lines in the gate's report and step summary. A CI log (and GitHub's 1 MiB step summary)
+# with 10,000 healthy SLOs hides the few that matter: above this, the worst are listed and the
+# rest counted; `--json FILE` and `status --json` always carry every SLO.
+LIST_LIMIT = 50
 STATUS_SCHEMA = "slogen/status/v1"
 GATE_SCHEMA = "slogen/gate/v1"
 
@@ -176,13 +181,42 @@ def step_summary(snapshot: Snapshot, exit_code: int, override: str | None, dashb
         lines.append(f"- **Override:** `{override}` was used; the deploy proceeds and was audited.")
     lines += ["", "| service | SLO | objective | budget remaining | burn rate 1h | days left | state |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
-    for b in snapshot.slos:
+    shown, note = listed(snapshot)
+    for b in shown:
         lines.append(f"| {b.service} | {b.slo} | {b.objective * 100:g}% / {b.window} | {percent(b.remaining)} | "
                      f"{rate(b.burn_rate_1h)} | {days_left(b)} | {b.state} |")
+    if note:
+        lines += ["", note]
     if dashboard:
         lines += ["", f"[Error budget dashboard]({dashboard})"]
     lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def listed(snapshot: Snapshot, limit: int = LIST_LIMIT) -> tuple[tuple[SLOBudget, ...], str | None]:
+    """The SLOs a report lists, and a note on the ones it leaves out (None when it lists them all).
+
+    All of them, in spec order, when they fit in `limit`; otherwise the `limit` worst, worst first.
+    """
+    if len(snapshot.slos) <= limit:
+        return snapshot.slos, None
+    shown = snapshot.worst(limit)
+    hidden = len(snapshot.slos) - len(shown)
+    return shown, (f"{hidden} more SLOs not listed ({state_counts(snapshot.slos, exclude=shown)}); "
+                   "every SLO: `slogen gate --json FILE` or `slogen status`")
+
+
+def state_counts(slos: tuple[SLOBudget, ...], exclude: tuple[SLOBudget, ...] = ()) -> str:
+    """`9950 NORMAL, 40 CAUTION`: how many of `slos` (minus `exclude`) are in each state, best first."""
+    counts = Counter(b.state for b in slos)
+    counts.subtract(b.state for b in exclude)
+    return ", ".join(f"{counts[state]} {state}" for state in STATE_ORDER if counts[state] > 0)
+
+
+def names(slos: tuple[SLOBudget, ...], limit: int = 10) -> str:
+    """`a/x, b/y and 9998 more`: SLO names for a one-line message."""
+    text = ", ".join(b.name for b in slos[:limit])
+    return text if len(slos) <= limit else f"{text} and {len(slos) - limit} more"
 
 
 def percent(ratio: float | None) -> str:

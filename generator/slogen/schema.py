@@ -6,13 +6,14 @@ import difflib
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from slogen.errors import Problem
 from slogen.yamlpos import Located, json_path
+
+if TYPE_CHECKING:  # jsonschema is imported when a spec is validated: a cached spec never needs it
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 SPEC_VERSION = "slogen/v1"
 _TYPE_NAMES = {
@@ -34,6 +35,8 @@ def schema_text() -> str:
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
     # Compiled once per process: building the validator dominates small validations.
+    import jsonschema
+
     return jsonschema.Draft202012Validator(json.loads(schema_text()))
 
 

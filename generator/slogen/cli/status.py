@@ -105,7 +105,7 @@ def _render(snapshot: budget.Snapshot) -> Group:
 
     parts: list[Any] = [_table(snapshot)]
     if snapshot.unknown:
-        parts.append(Text("no data for " + ", ".join(b.name for b in snapshot.unknown)
+        parts.append(Text("no data for " + policy.names(snapshot.unknown)
                           + " (are the rendered rules loaded in this Prometheus?)", style="magenta"))
     return Group(*parts)
 
@@ -274,9 +274,8 @@ def _gate(spec_path: str, service: str | None, slo_name: str | None, when: float
         _write_json(json_file, policy.gate_document(snapshot, code, override))
     _summary(snapshot, code, override, dashboard)
     if state == c.UNKNOWN:
-        names = ", ".join(b.name for b in snapshot.unknown)
-        click.echo(f"error: no data in Prometheus for {names}: cannot decide (are the rendered rules "
-                   "loaded, and is the SLI's total series scraped?)", err=True)
+        click.echo(f"error: no data in Prometheus for {policy.names(snapshot.unknown)}: cannot decide (are the "
+                   "rendered rules loaded, and is the SLI's total series scraped?)", err=True)
     sys.exit(code)
 
 
@@ -288,14 +287,17 @@ def _report(snapshot: budget.Snapshot, code: int) -> None:
     state = snapshot.state
     deciding = snapshot.deciding
     verdict = "deploy allowed" if code == 0 else "deploy blocked"
-    click.echo(f"gate: {state} ({verdict}, exit {code}) as of {policy.rfc3339(snapshot.time)}")
+    lines = [f"gate: {state} ({verdict}, exit {code}) as of {policy.rfc3339(snapshot.time)}"]
     if deciding is not None and state != c.UNKNOWN:
-        click.echo(f"  budget remaining: {policy.percent(deciding.remaining)} ({deciding.name}); "
-                   f"days to exhaustion: {policy.days_left(deciding)}")
-    click.echo(f"  policy: {policy.POLICY[state]}")
-    for b in snapshot.slos:
-        click.echo(f"  {b.name}: {b.state}, budget {policy.percent(b.remaining)}, burn 1h "
-                   f"{policy.rate(b.burn_rate_1h)}, days left {policy.days_left(b)}")
+        lines.append(f"  budget remaining: {policy.percent(deciding.remaining)} ({deciding.name}); "
+                     f"days to exhaustion: {policy.days_left(deciding)}")
+    lines.append(f"  policy: {policy.POLICY[state]}")
+    shown, note = policy.listed(snapshot)
+    lines += [f"  {b.name}: {b.state}, budget {policy.percent(b.remaining)}, burn 1h "
+              f"{policy.rate(b.burn_rate_1h)}, days left {policy.days_left(b)}" for b in shown]
+    if note:
+        lines.append(f"  ... {note}")
+    click.echo("\n".join(lines))  # one write: 10,000 SLOs must not mean 10,000 flushes
 
 
 COMMANDS = (status, gate)
