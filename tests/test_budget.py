@@ -113,8 +113,9 @@ def test_select_narrows_and_names_unknowns() -> None:
 
 def test_budget_query_is_one_selector_built_from_conventions() -> None:
     query = budget.budget_query()
-    for name in (c.BUDGET_REMAINING, c.BURN_RATE_1H, c.ERROR_RATIO_PERIOD):
+    for name in (c.BUDGET_REMAINING, c.BURN_RATE_1H):
         assert name in query
+    assert c.ERROR_RATIO_PERIOD not in query  # derived from R: (1 − R) × budget, one series fewer per SLO
     assert query.startswith('{__name__=~"') and query.count("{") == 1
     assert budget.budget_query("a\"b", "x") == (
         '{__name__=~"' + "|".join(sorted(budget.SERIES.values())) + '",service="a\\"b",slo="x"}')
@@ -141,10 +142,8 @@ def test_fetch_groups_one_answer_by_slo_and_computes_in_python() -> None:
     client = FakeClient([
         _s(c.BUDGET_REMAINING, "checkout", "availability", 0.35),
         _s(c.BURN_RATE_1H, "checkout", "availability", 2.0),
-        _s(c.ERROR_RATIO_PERIOD, "checkout", "availability", 0.00065),
         _s(c.BUDGET_REMAINING, "checkout", "latency", 0.9),
         _s(c.BURN_RATE_1H, "checkout", "latency", 0.0),
-        _s(c.ERROR_RATIO_PERIOD, "checkout", "latency", 0.001),
         _s(c.BUDGET_REMAINING, "other", "thing", -1.0),  # not in the spec: ignored
     ])
     snap = budget.fetch(spec.slos, spec.policy, client, 1234.5)  # type: ignore[arg-type]
@@ -152,7 +151,7 @@ def test_fetch_groups_one_answer_by_slo_and_computes_in_python() -> None:
     by = {b.name: b for b in snap.slos}
     a = by["checkout/availability"]
     assert (a.state, a.remaining, a.burn_rate_1h, a.objective, a.window) == ("WARNING", 0.35, 2.0, 0.999, "30d")
-    assert a.sli == pytest.approx(0.99935)
+    assert a.sli == pytest.approx(1 - 0.65 * 0.001, rel=1e-15)  # period ratio = (1 − R) × budget
     assert a.days_to_exhaustion == pytest.approx(0.35 * 30 / 2.0)
     lat = by["checkout/latency"]
     assert (lat.state, lat.days_to_exhaustion, lat.window_days) == ("NORMAL", None, 28)
@@ -183,3 +182,14 @@ def test_conflicting_duplicates_take_the_lowest_budget_and_warn() -> None:
     snap = budget.fetch(spec.slos[:1], spec.policy, client, 0.0)  # type: ignore[arg-type]
     assert snap.slos[0].state == "FREEZE"
     assert any("several" in w for w in snap.warnings)
+
+
+def test_infinite_budgets_have_no_sli_and_minus_infinity_is_exhausted() -> None:
+    spec = loads(SPEC)
+    client = FakeClient([_s(c.BUDGET_REMAINING, "checkout", "availability", -math.inf),
+                         _s(c.BURN_RATE_1H, "checkout", "availability", math.inf),
+                         _s(c.BUDGET_REMAINING, "checkout", "latency", math.inf)])
+    exhausted, unknown = budget.fetch(spec.slos[:2], spec.policy, client, 0.0).slos  # type: ignore[arg-type]
+    assert (exhausted.state, exhausted.remaining, exhausted.sli, exhausted.burn_rate_1h,
+            exhausted.days_to_exhaustion) == ("EXHAUSTED", -math.inf, None, None, 0.0)
+    assert (unknown.state, unknown.remaining, unknown.sli) == (c.UNKNOWN, None, None)

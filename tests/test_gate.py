@@ -216,3 +216,15 @@ def test_time_option_rejects_what_it_cannot_place(text: str, message: str) -> No
     import click
     with pytest.raises(click.BadParameter, match=message):
         TimeParam().convert(text, None, None)
+
+
+def test_documents_are_indented_json_with_one_slo_per_line() -> None:
+    document = gate.gate_document(SNAP, 1, None)
+    text = gate.dumps(document)
+    assert json.loads(text) == json.loads(json.dumps(document))  # the same data, key order kept
+    assert list(json.loads(text)) == list(document)
+    lines = text.splitlines()
+    assert lines[0] == "{" and lines[-1] == "}" and lines[1] == '  "schema": "slogen/gate/v1",'
+    assert sum(line.startswith('    {"service": ') for line in lines) == len(SNAP.slos)
+    empty = gate.status_document(Snapshot(0.0, ()))
+    assert json.loads(gate.dumps(empty)) == empty

@@ -126,14 +126,13 @@ def _black_hole() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def _proxy_error_server() -> Iterator[str]:
-    """An HTTP server that answers every request with a 502 HTML page, like a broken proxy."""
+def _answering(status: int, content_type: str, body: bytes) -> Iterator[str]:
+    """An HTTP server that answers every request with the same response."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
-            self.send_response(502)
-            self.send_header("Content-Type", "text/html")
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -150,6 +149,11 @@ def _proxy_error_server() -> Iterator[str]:
         server.shutdown()
         thread.join()
         server.server_close()
+
+
+def _proxy_error_server() -> contextlib.AbstractContextManager[str]:
+    """Answers every request with a 502 HTML page, like a broken proxy."""
+    return _answering(502, "text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>")
 
 
 # ------------------------------------------------------------------------------------ client
@@ -190,6 +194,15 @@ def test_a_connection_that_never_completes_times_out_once_for_all_attempts(spec_
 
 def test_http_error_that_is_not_an_api_answer() -> None:
     with _proxy_error_server() as url, pytest.raises(PrometheusError, match="HTTP 502 Bad Gateway, not an API response"):
+        PrometheusClient(url, timeout=2).query("up")
+
+
+@pytest.mark.parametrize("element", [{"metric": {}}, {"metric": [], "value": [1, "1"]}, {"value": [1]},
+                                     {"metric": {}, "value": [1, "one"]}, "up"])
+def test_a_malformed_vector_is_a_clear_remote_error(element: object) -> None:
+    body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": [element]}}).encode()
+    with _answering(200, "application/json", body) as url, \
+            pytest.raises(PrometheusError, match="returned a malformed instant vector"):
         PrometheusClient(url, timeout=2).query("up")
 
 

@@ -21,6 +21,8 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
+from functools import cache
 from typing import TypeVar
 
 from slogen import conventions as c
@@ -33,8 +35,11 @@ _RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
 _PERCENT_DIGITS = 9
 T = TypeVar("T")
 
-# The series `fetch` reads, by role. Names come from the conventions module only.
-SERIES = {"remaining": c.BUDGET_REMAINING, "burn_1h": c.BURN_RATE_1H, "error_ratio": c.ERROR_RATIO_PERIOD}
+# The series `fetch` reads, by role. Names come from the conventions module only. The period's
+# error ratio is not read: the rules record R = 1 − ratio ÷ budget from it in the same evaluation,
+# so ratio = (1 − R) × budget, and leaving it out cuts the answer (and Prometheus' work) by a
+# third: 20,000 series instead of 30,000 for 10,000 SLOs.
+SERIES = {"remaining": c.BUDGET_REMAINING, "burn_1h": c.BURN_RATE_1H}
 
 
 class UnknownSLOError(SlogenError):
@@ -191,19 +196,25 @@ def fetch(slos: Sequence[SLO], policy: Policy, client: PrometheusClient, at: flo
 
 
 def budget_of(slo: SLO, values: dict[str, float], policy: Policy) -> SLOBudget:
-    """One SLO's budget from its recorded values by role (`remaining`, `burn_1h`, `error_ratio`)."""
-    remaining = _finite_or(values.get("remaining"), None)
-    if values.get("remaining") == -math.inf:
-        remaining = -math.inf
-    burn = _finite_or(values.get("burn_1h"), None)
+    """One SLO's budget from its recorded values by role (`remaining`, `burn_1h`)."""
     state = state_for(values.get("remaining"), policy)
+    # Known: a finite R, or −Inf (EXHAUSTED); NaN, +Inf and absent are UNKNOWN (state_for).
+    remaining = None if state == c.UNKNOWN else values["remaining"]
+    burn = _finite_or(values.get("burn_1h"), None)
+    objective, error_budget = _as_floats(slo.objective)
     return SLOBudget(
-        service=slo.service, slo=slo.name, objective=float(slo.objective), window=slo.window,
-        window_days=slo.window_days, error_ratio=_finite_or(values.get("error_ratio"), None),
-        remaining=remaining if state != c.UNKNOWN else None, burn_rate_1h=burn,
-        days_to_exhaustion=days_to_exhaustion(remaining if state != c.UNKNOWN else None, slo.window_days, burn),
+        service=slo.service, slo=slo.name, objective=objective, window=slo.window, window_days=slo.window_days,
+        error_ratio=None if remaining is None else _finite_or((1 - remaining) * error_budget, None),
+        remaining=remaining, burn_rate_1h=burn,
+        days_to_exhaustion=days_to_exhaustion(remaining, slo.window_days, burn),
         state=state,
     )
+
+
+@cache
+def _as_floats(objective: Fraction) -> tuple[float, float]:
+    # Fraction arithmetic costs microseconds; 10,000 SLOs share a handful of objectives.
+    return float(objective), float(1 - objective)
 
 
 def _worst_first(b: SLOBudget) -> tuple[int, float]:

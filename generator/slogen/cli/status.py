@@ -8,7 +8,7 @@ import sys
 import time
 import traceback
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -17,16 +17,16 @@ from slogen import conventions as c
 from slogen import gate as policy
 from slogen import spec as spec_loader
 from slogen.cli.common import handle_errors, spec_option
+from slogen.cli.table import colour_enabled, rule_for, table
 from slogen.errors import SlogenError, SpecError, UndecidedError
 from slogen.model import Spec
 from slogen.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL, PrometheusClient
 
-if TYPE_CHECKING:  # rich is imported where it is used: gate never needs it (startup time)
-    from rich.console import Group
-    from rich.table import Table
-
-COLOURS = {"NORMAL": "green", "CAUTION": "yellow", "WARNING": "dark_orange", "FREEZE": "red",
-           "EXHAUSTED": "bold white on red", c.UNKNOWN: "magenta"}
+COLOURS: dict[str, dict[str, Any]] = {
+    "NORMAL": {"fg": "green"}, "CAUTION": {"fg": "yellow"}, "WARNING": {"fg": 208},  # 208: orange (256 colours)
+    "FREEZE": {"fg": "red"}, "EXHAUSTED": {"fg": "bright_white", "bg": "red", "bold": True},
+    c.UNKNOWN: {"fg": "magenta"},
+}
 
 
 class TimeParam(click.ParamType[float]):
@@ -81,33 +81,22 @@ def _snapshot(spec: Spec, service: str | None, slo: str | None, url: str, timeou
 # ---------------------------------------------------------------------------------------- status
 
 
-def _table(snapshot: budget.Snapshot) -> Table:
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(box=box.SIMPLE_HEAVY, title=f"Error budgets as of {policy.rfc3339(snapshot.time)}  "
-                  f"(worst: {snapshot.state})", title_justify="left")
-    for header, justify in (("service", "left"), ("SLO", "left"), ("objective", "right"), ("SLI", "right"),
-                            ("budget left", "right"), ("burn 1h", "right"), ("days left", "right"),
-                            ("state", "left")):
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
-    for b in snapshot.slos:
-        table.add_row(b.service, b.slo, f"{b.objective * 100:g}% / {b.window}",
-                      "no data" if b.sli is None else f"{b.sli * 100:.3f}%", policy.percent(b.remaining),
-                      policy.rate(b.burn_rate_1h), policy.days_left(b), Text(b.state, style=COLOURS[b.state]))
-    return table
+HEADERS = ("service", "SLO", "objective", "SLI", "budget left", "burn 1h", "days left", "state")
+RIGHT = frozenset({2, 3, 4, 5, 6})
 
 
-def _render(snapshot: budget.Snapshot) -> Group:
-    from rich.console import Group
-    from rich.text import Text
-
-    parts: list[Any] = [_table(snapshot)]
+def _render(snapshot: budget.Snapshot, colour: bool) -> str:
+    """The status table, its title, and a note naming SLOs without data."""
+    rows = [(b.service, b.slo, f"{b.objective * 100:g}% / {b.window}",
+             "no data" if b.sli is None else f"{b.sli * 100:.3f}%", policy.percent(b.remaining),
+             policy.rate(b.burn_rate_1h), policy.days_left(b), b.state) for b in snapshot.slos]
+    text = table(HEADERS, rows, right=RIGHT, styles=[COLOURS[b.state] for b in snapshot.slos], colour=colour,
+                 rule=rule_for(sys.stdout))
+    parts = [f"Error budgets as of {policy.rfc3339(snapshot.time)}  (worst: {snapshot.state})", text]
     if snapshot.unknown:
-        parts.append(Text("no data for " + policy.names(snapshot.unknown)
-                          + " (are the rendered rules loaded in this Prometheus?)", style="magenta"))
-    return Group(*parts)
+        note = f"no data for {policy.names(snapshot.unknown)} (are the rendered rules loaded in this Prometheus?)"
+        parts.append(click.style(note, fg="magenta") if colour else note)
+    return "\n".join(parts) + "\n"
 
 
 @click.command()
@@ -120,42 +109,32 @@ def _render(snapshot: budget.Snapshot) -> Group:
 def status(spec_path: str, service: str | None, slo_name: str | None, when: float | None, timeout: float,
            prometheus_url: str, as_json: bool, watch: bool, interval: float) -> None:
     """Show every SLO's error budget, burn rate and deploy state (exit 0; 3 Prometheus failed)."""
-    from rich.console import Console
-    from rich.live import Live
-    from rich.text import Text
-
     spec = spec_loader.load(spec_path)
-    console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
 
     def once() -> budget.Snapshot:
         return _snapshot(spec, service, slo_name, prometheus_url, timeout, when)
 
+    colour = colour_enabled(sys.stdout)
     if not watch:
-        snapshot = once()
         if as_json:
-            click.echo(json.dumps(policy.status_document(snapshot), indent=2))
+            click.echo(policy.dumps(policy.status_document(once())))
         else:
-            console.print(_render(snapshot))
+            click.echo(_render(once(), colour), nl=False, color=colour)
         return
+    redraw = sys.stdout.isatty() and not as_json  # a terminal: redraw in place; pipes and logs get a history
     try:
-        if as_json or not console.is_terminal:
-            while True:  # one document or table per refresh: pipes and logs get a history
-                try:
-                    snapshot = once()
-                    if as_json:
-                        click.echo(json.dumps(policy.status_document(snapshot)))
-                    else:
-                        console.print(_render(snapshot))
-                except SlogenError as exc:
-                    click.echo(f"error: {exc} (retrying in {interval:g}s)", err=True)
-                time.sleep(interval)
-        with Live(Text("reading Prometheus..."), console=console, auto_refresh=False) as live:
-            while True:
-                try:
-                    live.update(_render(once()), refresh=True)
-                except SlogenError as exc:  # keep watching through a Prometheus restart
-                    live.update(Text(f"error: {exc} (retrying in {interval:g}s)", style="red"), refresh=True)
-                time.sleep(interval)
+        while True:
+            try:
+                snapshot = once()
+                if as_json:
+                    click.echo(json.dumps(policy.status_document(snapshot)))
+                else:
+                    if redraw:
+                        click.clear()
+                    click.echo(_render(snapshot, colour), nl=False, color=colour)
+            except SlogenError as exc:  # keep watching through a Prometheus restart
+                click.echo(f"error: {exc} (retrying in {interval:g}s)", err=True)
+            time.sleep(interval)
     except KeyboardInterrupt:
         return
 
@@ -195,7 +174,7 @@ def _undecided(message: str, at: float, json_file: str | None, summary_dashboard
 
 def _write_json(path: str, document: dict[str, Any]) -> None:
     try:
-        policy.write_text_atomic(path, json.dumps(document, indent=2) + "\n")
+        policy.write_text_atomic(path, policy.dumps(document) + "\n")
     except OSError as exc:
         raise UndecidedError(f"cannot write --json {path}: {exc.strerror or exc}") from None
 
