@@ -7,7 +7,7 @@ A throwaway Prometheus gets 2 hours of every SLO's recorded metadata series (the
 rendered rules record: budget remaining, burn rates, period ratio, objective, days, state...),
 backfilled with promtool. Figures: HTTP queries one status read sends (slogen batches by metric,
 so this must stay ≤ 3 whatever the number of SLOs), wall time of the in-process read (median of
-5), wall time of the whole `slogen status --json` and `slogen gate` commands (Python start, spec
+5), wall time of the whole `slogen status --json`, `slogen status` (table) and `slogen gate` commands (Python start, spec
 load, query, output), and for reference the naive way (one query per SLO and series). Values read
 back are checked against the ones written. Writes bench/results/status_cost.json. Measurements,
 not tests: nothing here asserts a timing.
@@ -100,10 +100,9 @@ def measure(services: int, slos_per_service: int, *, naive_too: bool = True) -> 
             env = os.environ | {"PROMETHEUS_URL": url, "SLOGEN_CACHE_DIR": str(work / "cache")}
             env.pop("SLOGEN_NO_CACHE", None)
             cli = {}
-            for command in ("status", "gate"):
-                args = [sys.executable, "-m", "slogen", command, "-f", str(spec_path), "--time", str(end)]
-                if command == "status":
-                    args.append("--json")
+            for command, extra in (("status", ["--json"]), ("table", []), ("gate", [])):
+                args = [sys.executable, "-m", "slogen", "gate" if command == "gate" else "status", "-f", str(spec_path),
+                        "--time", str(end), *extra]
                 cli[command], proc = _timed(lambda a=args: subprocess.run(a, capture_output=True, text=True, env=env),
                                             repeat=3)
                 assert proc.returncode in (0, 1, 2, 3), proc.stderr
@@ -112,7 +111,8 @@ def measure(services: int, slos_per_service: int, *, naive_too: bool = True) -> 
                         a, capture_output=True, text=True, env=env | {"SLOGEN_NO_CACHE": "1"}), repeat=1)[0]
     return {"slos": len(spec.slos), "series_backfilled": len(spec.slos) * (3 + len(OTHER_SERIES)),
             "backfill_s": backfill_s, "queries_per_status": queries_per_read, "fetch_s": fetch_s,
-            "status_cli_s": cli["status"], "gate_cli_s": cli["gate"], "status_cli_cold_s": cli["cold"],
+            "status_cli_s": cli["status"], "status_table_cli_s": cli["table"], "gate_cli_s": cli["gate"],
+            "status_cli_cold_s": cli["cold"],
             "naive_queries": naive_queries,
             "naive_s": naive_s, "values_wrong": len(wrong), "worst_state": snapshot.state}
 
@@ -138,6 +138,8 @@ def _rows(figures: dict[str, Any]) -> list[dict[str, Any]]:
          "reference": figures["naive_s"], "ratio": figures["fetch_s"] / figures["naive_s"] if naive else None},
         {"figure": f"`slogen status --json` over {n} SLOs, whole command, cached spec (s)",
          "slogen": figures["status_cli_s"], "reference": None, "ratio": None},
+        {"figure": f"`slogen status` (table) over {n} SLOs, whole command, cached spec (s)",
+         "slogen": figures["status_table_cli_s"], "reference": None, "ratio": None},
         {"figure": f"`slogen status --json` over {n} SLOs, whole command, cold: no spec cache (s)",
          "slogen": figures["status_cli_cold_s"], "reference": None, "ratio": None},
         {"figure": f"`slogen gate` over {n} SLOs, whole command, cached spec (s)", "slogen": figures["gate_cli_s"],
