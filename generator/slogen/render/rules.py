@@ -11,7 +11,7 @@ Three groups per service (names from conventions.group_name):
   the ticket and policy alerts (2m < the 5m lookback, so instant queries always find a sample).
 
 Each raw window costs two rules: the events rate, and the error ratio reading the raw errors (or
-good) counter against that recorded rate. Per SLO that is 6 rules a minute in `sli` and 20 every
+good) counter against that recorded rate. Per SLO that is 6 rules a minute in `sli` and 21 every
 2 minutes in `period`; docs/performance-rules.md has the measurements behind this split.
 
 The period ratio is event-weighted (Σ errors ÷ Σ events over the period, never a mean of
