@@ -129,9 +129,8 @@ class Snapshot:
     @property
     def deciding(self) -> SLOBudget | None:
         """The SLO that sets the overall state: worst state, then least budget left."""
-        if not self.slos:
-            return None
-        return max(self.slos, key=lambda b: (state_rank(b.state), -_finite_or(b.remaining, math.inf)))
+        worst = self.worst(1)
+        return worst[0] if worst else None
 
     def worst(self, limit: int) -> tuple[SLOBudget, ...]:
         """The `limit` SLOs in the worst states (least budget left first within a state), worst first."""

@@ -5,7 +5,7 @@ lists and tuples, and each 700 allocations the collector runs; every so often it
 whole heap, which by then holds the spec's model. None of these objects form cycles (JSON and
 frozen dataclasses), so nothing is lost by collecting after the build instead of during it:
 measured on 10,000 SLOs, decoding Prometheus' answer took 0.19 s with the collector and 0.08 s
-without, validating the spec 7.7 s and 4.8 s.
+without, validating the spec 7.7 s and 4.8 s, rendering it 35 s and 29 s.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from slogen import gcpause
 from slogen.model import Spec
 from slogen.render import dashboards, provisioning, rules
 from slogen.render.artifact import Artifact, Bundle, bundle
@@ -13,6 +14,9 @@ GENERATORS = (rules.generate, dashboards.generate, provisioning.generate)
 def render(spec: Spec) -> Bundle:
     """Every output file for `spec`, sorted by path; same spec, same bytes."""
     artifacts: list[Artifact] = []
-    for generate in GENERATORS:
-        artifacts.extend(generate(spec))
+    # Hundreds of thousands of short-lived dicts and lists; without the collector re-traversing the
+    # model meanwhile, 10,000 SLOs render in 29 s instead of 35 s (gcpause.py, docs/performance.md).
+    with gcpause.paused():
+        for generate in GENERATORS:
+            artifacts.extend(generate(spec))
     return bundle(artifacts)
