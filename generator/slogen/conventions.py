@@ -22,29 +22,34 @@ SEVERITY_TICKET = "ticket"
 NAMESPACE = "slogen"
 
 
-def events_rate(window: str) -> str:
-    """Per-second rate of all events over `window`."""
-    return f"{NAMESPACE}:sli_events:rate{window}"
-
-
 def error_ratio(window: str) -> str:
     """Bad events ÷ all events over `window`; 0 when there was no traffic."""
     return f"{NAMESPACE}:sli_error:ratio_rate{window}"
 
 
-# Hourly tiles: the 1h rates, recorded ONCE an hour (group stage `tiles`, interval 1h), so
-# consecutive samples cover consecutive hours exactly; long windows (1d, 3d, 7d, the period) are
-# `sum_over_time(tile[<window − 1ms>])` instead of re-reading raw counters over days. A tile is
-# absent from instant queries most of the hour: read it with a range, never an instant selector.
-TILE_WINDOW = "1h"
-ERRORS_TILE = f"{NAMESPACE}:sli_errors:tile_rate1h"
-EVENTS_TILE = f"{NAMESPACE}:sli_events:tile_rate1h"
+# Tiles: rates over a window exactly as long as their group's interval, so consecutive samples
+# cover consecutive stretches of time. Summing a tile series over a range gives the events (or
+# errors) of that range ÷ the tile length, without re-reading raw counters.
+#  * short tiles (3m, group `tiles`): alerts sum them over 30m to 3d, at most one tile late;
+#  * hour tiles (1h rates recorded every 30m, group `hours`): the period and the 7d window pick
+#    one per whole hour through a `[W:1h]` subquery, so a skipped evaluation or a group rename
+#    shifts one hour by 30m instead of losing it.
+SHORT_TILE = "3m"
+HOUR_TILE = "1h"
+HOUR_TILE_EVERY = "30m"
+ERRORS_TILE = f"{NAMESPACE}:sli_errors:tile_rate{SHORT_TILE}"
+EVENTS_TILE = f"{NAMESPACE}:sli_events:tile_rate{SHORT_TILE}"
+ERRORS_HOUR = f"{NAMESPACE}:sli_errors:hour_rate{HOUR_TILE}"
+EVENTS_HOUR = f"{NAMESPACE}:sli_events:hour_rate{HOUR_TILE}"
 
 ERROR_RATIO_PERIOD = f"{NAMESPACE}:sli_error:ratio_period"  # event-weighted over the SLO's whole period
 OBJECTIVE = f"{NAMESPACE}:objective:ratio"
 ERROR_BUDGET = f"{NAMESPACE}:error_budget:ratio"
 PERIOD_DAYS = f"{NAMESPACE}:period:days"
 BUDGET_REMAINING = f"{NAMESPACE}:error_budget_remaining:ratio"  # 1 untouched, 0 spent, < 0 overspent
+# Share of the period the budget covers (1 once hour tiles span the whole period; 1h ÷ period while
+# the budget still falls back to the 1h window).
+PERIOD_COVERAGE = f"{NAMESPACE}:period_coverage:ratio"
 BURN_RATE_1H = f"{NAMESPACE}:burn_rate:rate1h"
 BURN_RATE_PERIOD = f"{NAMESPACE}:burn_rate:period"
 DAYS_TO_EXHAUSTION = f"{NAMESPACE}:error_budget_exhaustion:days"  # absent when the 1h burn rate is 0
@@ -64,12 +69,23 @@ ALERT_EXHAUSTED = "SLOErrorBudgetExhausted"
 
 
 # ------------------------------------------------------------------ rule groups and files
-STAGE_SLI = "sli"        # every 1m: fast windows (5m, 1h) from raw counters, 1h burn rate, page alert
-STAGE_TILES = "tiles"    # every 1h: the hourly tiles
-STAGE_PERIOD = "period"  # every 2m: slow raw windows, long windows from tiles, budget metadata, ticket alerts
-def group_name(service: str, stage: str) -> str:
-    """Rule group of one service for a stage: STAGE_SLI, STAGE_TILES or STAGE_PERIOD."""
-    return f"{NAMESPACE}:{service}:{stage}"
+# Stages, in the order data flows. A rule reads raw counters or series that *other* groups record,
+# never its own group's (vmalert and remote-writing rulers do not show a group its own results).
+STAGE_SLI = "sli"        # every 1m, raw: 5m and 1h error ratios (the fast page pair)
+STAGE_TILES = "tiles"    # every 3m, raw: short tiles
+STAGE_HOURS = "hours"    # every 30m, raw: hour tiles
+STAGE_ALERTS = "alerts"  # every 1m: 1h burn rate, page and ticket alerts (reads sli, tiles)
+STAGE_BUDGET = "budget"  # every 2m: budget remaining, coverage, 7d ratio, constants (reads hours, sli)
+STAGE_STATE = "state"    # every 2m: period ratio and burn, days left, state, policy alerts (reads budget, alerts)
+STAGES = (STAGE_SLI, STAGE_TILES, STAGE_HOURS, STAGE_ALERTS, STAGE_BUDGET, STAGE_STATE)
+MAX_RULES_PER_GROUP = 20  # Grafana Mimir's and Cortex's default per-group limit
+
+
+def group_name(service: str, stage: str, chunk: int = 0) -> str:
+    """Rule group of one service for a stage; a stage with more rules than a group may hold is
+    split into chunks of whole SLOs in spec order: `…:<stage>`, `…:<stage>:2`, `…:<stage>:3`."""
+    base = f"{NAMESPACE}:{service}:{stage}"
+    return base if chunk == 0 else f"{base}:{chunk + 1}"
 
 
 def rule_file(service: str) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from slogen.durations import format_duration, parse_duration
+from slogen.durations import parse_duration
 
 
 @dataclass(frozen=True)
@@ -78,26 +78,14 @@ def alert_windows(period: str) -> tuple[str, ...]:
     return tuple(sorted(names, key=parse_duration))
 
 
-def short_windows(period: str) -> tuple[str, ...]:
-    """Windows read from raw counters (≤ 6h); longer ones are built from hourly tiles."""
-    return tuple(w for w in alert_windows(period) if parse_duration(w) <= 6 * 3600)
-
-
-def fast_windows(period: str) -> tuple[str, ...]:
-    """Raw-counter windows worth evaluating every minute: the fastest page pair (1h and 5m), which
+def raw_windows(period: str) -> tuple[str, ...]:
+    """Windows recorded from raw counters every minute: the fastest page pair (1h and 5m), which
     sets how soon a fast burn pages, and 1h, whose burn rate dashboards and the gate read."""
     page = min((r for r in WINDOWS[period] if r.severity == "page"), key=lambda r: parse_duration(r.long))
     return tuple(sorted({page.long, page.short, "1h"}, key=parse_duration))
 
 
-def slow_windows(period: str) -> tuple[str, ...]:
-    """The other raw-counter windows (30m, 2h, 6h): a couple of minutes' delay is far below what
-    they measure, so they are evaluated with the period rules, half as often."""
-    fast = fast_windows(period)
-    return tuple(w for w in short_windows(period) if w not in fast)
-
-
-def long_windows(period: str) -> tuple[str, ...]:
-    """Windows built from hourly tiles (> 6h), plus the rolling 7d the dashboard shows."""
-    names = {w for w in alert_windows(period) if parse_duration(w) > 6 * 3600} | {"7d"}
-    return tuple(sorted((format_duration(parse_duration(w)) for w in names), key=parse_duration))
+def tiled_windows(period: str) -> tuple[str, ...]:
+    """The other alert windows (30m to 3d): alerts sum the short tiles over them."""
+    raw = raw_windows(period)
+    return tuple(w for w in alert_windows(period) if w not in raw)

@@ -34,9 +34,10 @@ def _override(slo: SLO, severity: str) -> AlertOverride:
 
 
 def alert_labels(slo: SLO, severity: str) -> dict[str, str]:
-    """service, slo, severity, then the spec's alert labels and the severity's own (which may
-    override `severity`). `slo`/`service` are rule labels too, so `--lint-fatal` sees no duplicates."""
-    return {c.LABEL_SERVICE: slo.service, c.LABEL_SLO: slo.name, c.LABEL_SEVERITY: severity,
+    """service, slo, severity, the service's labels, then the spec's alert labels and the severity's
+    own (which may override `severity`). Burn-rate expressions are summed to no labels, so the
+    rule's labels are the alert's whole identity."""
+    return {c.LABEL_SERVICE: slo.service, c.LABEL_SLO: slo.name, c.LABEL_SEVERITY: severity, **dict(slo.labels),
             **dict(slo.alerting.labels), **dict(_override(slo, severity).labels)}
 
 
@@ -45,12 +46,19 @@ def _annotations(slo: SLO, spec: Spec, severity: str, summary: str, description:
             **dict(slo.alerting.annotations), **dict(_override(slo, severity).annotations)}
 
 
+def window_ratio(slo: SLO, window: str) -> str:
+    """The error ratio over `window` as the alerts read it: the sli group's recording for the raw
+    windows, else summed from the short tiles. Summed so every row has the same (empty) label set."""
+    if window in windows.raw_windows(slo.window):
+        return q.series(c.error_ratio(window), slo)
+    return q.tiled_ratio(slo, window)
+
+
 def burn_condition(slo: SLO, row: windows.BurnWindow) -> str:
     """`ratio(long) > t and ratio(short) > t` with t = factor × budget printed exactly."""
     threshold = q.num(row.factor(slo.window) * slo.error_budget)
-    ids = q.id_matchers(slo)
-    return (f"(\n  {c.error_ratio(row.long)}{ids} > {threshold}\nand\n"
-            f"  {c.error_ratio(row.short)}{ids} > {threshold}\n)")
+    return (f"(\n  {window_ratio(slo, row.long)} > {threshold}\nand\n"
+            f"  {window_ratio(slo, row.short)} > {threshold}\n)")
 
 
 def _describe(slo: SLO, rows: list[windows.BurnWindow]) -> str:

@@ -101,28 +101,48 @@ def _bad_expr(slo: SLO, window: str) -> str:
     return f"sum({_substitute(sli.errors, window)})"
 
 
-def errors_expr(slo: SLO, window: str, events: str) -> str:
-    """Bad events per second over `window`, given `events` (an expression for the recorded total).
+# Divisor floor: `x / clamp_min(events, FLOOR)` is exactly x ÷ events for any real traffic and 0
+# (not NaN) when events is 0, without reading the events a second time for an `or 0 * events`.
+NO_TRAFFIC_FLOOR = 1e-300
 
-    An errors selector with no series yet means 0 errors while there are events; for `good`
-    SLIs errors = events − good, with no good series meaning every event was bad. Absent only
-    when `events` is absent (the total series does not exist), so "no data" stays visible.
+
+def _per_event(errors: str, events: str) -> str:
+    return f"{errors} / clamp_min({events}, {num(NO_TRAFFIC_FLOOR)})"
+
+
+def errors_expr(slo: SLO, window: str) -> str:
+    """Bad events per second over `window`, from raw counters.
+
+    `errors:` SLIs: absent while the errors selector has no series (a counter not yet
+    incremented); readers add `or vector(0)`, and still need the events, so "no data" stays
+    visible. `good:` and latency SLIs: events − good, where no good series means every event
+    was bad, clamped at 0 (good and total scraped at slightly different times); absent exactly
+    when the events are.
     """
     good = _good_expr(slo, window)
     if good is None:
-        return f"{_bad_expr(slo, window)} or 0 * {events}"
-    # clamp: good and total scraped at slightly different times must not give negative errors.
-    return f"clamp_min({events} - ({good} or 0 * {events}), 0)"
+        return _bad_expr(slo, window)
+    events = events_expr(slo, window)
+    return f"clamp_min({events} - ({good} or vector(0)), 0)"
 
 
-def ratio_expr(errors: str, events: str) -> str:
-    """errors ÷ events; 0 when events is 0 (no traffic), absent when events is absent."""
-    return f"{errors} / ({events} > 0) or 0 * {events}"
+def raw_ratio_expr(slo: SLO, window: str) -> str:
+    """errors ÷ events over `window` read from the raw counters in one rule: 0 on no traffic,
+    0 errors while the errors selector has no series, absent when the events are absent."""
+    errors = errors_expr(slo, window)
+    if _good_expr(slo, window) is None:
+        errors = f"({errors} or vector(0))"
+    return _per_event(errors, events_expr(slo, window))
 
 
 def tile_range(window: str) -> str:
-    """Range holding exactly window/1h hourly tiles: 1 ms short, since 2.x ranges include both ends."""
-    ms = int(parse_duration(window)) * 1000 - 1
+    """Range holding exactly window ÷ tile samples of a tile series: 1 ms short of `window`,
+    since Prometheus 2.x ranges include both ends (3.x excludes the start: same count)."""
+    return duration_ms(int(parse_duration(window)) * 1000 - 1)
+
+
+def duration_ms(ms: int) -> str:
+    """A Prometheus duration for a whole number of milliseconds, largest units first."""
     out = []
     for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
         if ms >= size:
@@ -131,6 +151,35 @@ def tile_range(window: str) -> str:
     return "".join(out)
 
 
-def tile_sum(name: str, slo: SLO, window: str) -> str:
-    """Sum of the hourly tiles of `slo` over `window` (one sample per hour, so cheap to read)."""
-    return f"sum(sum_over_time({name}{id_matchers(slo)}[{tile_range(window)}]))"
+def tiled_ratio(slo: SLO, window: str) -> str:
+    """errors ÷ events over `window` as sums of the short tiles (at most one tile late)."""
+    rng = tile_range(window)
+    errors = f"sum(sum_over_time({c.ERRORS_TILE}{id_matchers(slo)}[{rng}]))"
+    events = f"sum(sum_over_time({c.EVENTS_TILE}{id_matchers(slo)}[{rng}]))"
+    return _per_event(f"({errors} or vector(0))", events)
+
+
+# An hour tile is recorded every 30m; the subquery takes, at each whole hour, the newest one
+# up to 45m old: normally the one covering the hour before it, after one skipped evaluation the
+# one 30m older (the hour shifts, nothing is lost), after two in a row nothing (never twice).
+HOUR_PICK = "45m"
+
+
+def _hour_picks(name: str, slo: SLO, window: str) -> str:
+    return f"last_over_time({name}{id_matchers(slo)}[{HOUR_PICK}])[{tile_range(window)}:{c.HOUR_TILE}]"
+
+
+def hour_ratio(slo: SLO, window: str) -> str:
+    """errors ÷ events over `window` from one hour tile per whole hour; until the first hour tile
+    exists, the 1h ratio recorded by the sli group (the budget of the history measured so far)."""
+    errors = f"sum(sum_over_time({_hour_picks(c.ERRORS_HOUR, slo, window)}))"
+    events = f"sum(sum_over_time({_hour_picks(c.EVENTS_HOUR, slo, window)}))"
+    return f"{_per_event(f'({errors} or vector(0))', events)} or {series(c.error_ratio(c.HOUR_TILE), slo)}"
+
+
+def hour_coverage(slo: SLO, window: str) -> str:
+    """Share of `window` the hour tiles cover; 1h ÷ window while the 1h ratio stands in for them."""
+    hours = int(parse_duration(window) // 3600)
+    picks = f"sum(count_over_time({_hour_picks(c.EVENTS_HOUR, slo, window)}))"
+    fallback = f"0 * {series(c.error_ratio(c.HOUR_TILE), slo)} + {num(Fraction(1, hours))}"
+    return f"{picks} / {hours} or {fallback}"
