@@ -109,7 +109,7 @@ def test_page_fires_at_2_percent_with_ticket(rules_dir: Path) -> None:
         ],
         "alert_rule_test": [
             alerts_at("5m", PAGE, [page]), alerts_at("2h", PAGE, [page]),
-            # the 1d tile ratio exists from the first hourly tile (t=1h) on
+            # the ticket's windows are sums of short tiles, there from the first tile on
             alerts_at("2h", TICKET, [firing(rules_dir, "api", TICKET, "2%")]),
         ]}])
 
@@ -119,21 +119,21 @@ def test_silent_at_half_the_budget_rate(rules_dir: Path) -> None:
     run(rules_dir, "silent", ["api"], [{
         "name": "0.05% errors silent", "interval": "1m", "input_series": counters("0+9995x360", "0+5x360"),
         "promql_expr_test": [
-            check('round(slogen:sli_error:ratio_rate6h{service="api"} * 1e6)', "6h", [(ID["api"], 500)]),
-            check('round(slogen:sli_error:ratio_rate1d{service="api"} * 1e6)', "6h", [(ID["api"], 500)]),
+            check('round(slogen:sli_error:ratio_rate1h{service="api"} * 1e6)', "6h", [(ID["api"], 500)]),
+            check('round(slogen:error_budget_remaining:ratio{service="api"} * 1e6)', "6h", [(ID["api"], 500000)]),
         ],
         "alert_rule_test": [alerts_at("1h", PAGE, []), alerts_at("6h", PAGE, []), alerts_at("6h", TICKET, [])],
     }])
 
 
 def test_burst_pages_then_resolves_when_the_30m_window_recovers(rules_dir: Path) -> None:
-    # 20 errors + 980 ok a minute for the first 30 minutes, then clean. The 1h/5m pair holds while
-    # the 5m window sees the burst (until 35m); after that the 6h/30m pair holds while the 30m
-    # ratio x/(29400+x), x = 20·(60−t) errors still in the window, exceeds 6 × 0.1 %: until
-    # t = 51.13m. The 30m and 6h ratios are recorded by the `period` group, which promtool
-    # evaluates after `sli` at each step, so the page reads them one step (1m) old, as a real
-    # Prometheus reads them up to 2m old: still firing at 52m (30m ratio of 51m), resolved at 53m.
-    # The alert's value is then the 6h ratio of the step before.
+    # 20 errors + 980 ok a minute for the first 30 minutes, then clean. Evaluated every 3m, so the
+    # short tiles abut as on a live server. The 1h/5m pair holds while the 5m window sees the
+    # burst (until 35m); after that the 6h/30m pair, both sums of tiles, holds while the 30m ratio
+    # x/(29400+x), x = 20·(60−t) errors still in the window, exceeds 6 × 0.1 %: until t = 51.13m.
+    # promtool evaluates `tiles` before `alerts` at each step, so the page reads this step's tiles
+    # (a live server reads them up to one tile interval old): firing at 51m, resolved at 54m.
+    # The alert's value is then the 6h ratio, 600 errors of 980·t + 600 events.
     def six_hour(t: int) -> str:
         return f"{100 * 600 / (980 * t + 600):.4g}%"  # Go's humanizePercentage is %.4g
 
@@ -141,11 +141,11 @@ def test_burst_pages_then_resolves_when_the_30m_window_recovers(rules_dir: Path)
     run(rules_dir, "burst", ["api"], [{
         "name": "30m burst", "interval": "1m", "input_series": counters("0+980x90", "0+20x30 600+0x60"),
         "alert_rule_test": [
-            alerts_at("29m", PAGE, [firing(rules_dir, "api", PAGE, "2%")]),
-            *(alerts_at(f"{t}m", PAGE, [firing(rules_dir, "api", PAGE, six_hour(t - 1))]) for t in (36, 50, 51, 52)),
-            alerts_at("53m", PAGE, []),
+            alerts_at("27m", PAGE, [firing(rules_dir, "api", PAGE, "2%")]),
+            *(alerts_at(f"{t}m", PAGE, [firing(rules_dir, "api", PAGE, six_hour(t))]) for t in (36, 48, 51)),
+            alerts_at("54m", PAGE, []),
             alerts_at("90m", PAGE, []),
-        ]}])
+        ]}], evaluation_interval="3m")
 
 
 def test_ticket_at_sustained_0_35_percent(rules_dir: Path) -> None:
@@ -168,7 +168,7 @@ def test_zero_traffic_records_zero_and_fires_nothing(rules_dir: Path) -> None:
         "promql_expr_test": [
             check('slogen:sli_error:ratio_rate5m{service="api"} + 0', "2h", zero),
             check('slogen:sli_error:ratio_rate1h{service="api"} + 0', "2h", zero),
-            check('slogen:sli_error:ratio_rate1d{service="api"} + 0', "2h", zero),
+            check('slogen:period_coverage:ratio{service="api"} * 720', "2h", [(labels, 2)]),
             check('slogen:sli_error:ratio_period{service="api"} + 0', "2h", zero),
             check('slogen:error_budget_remaining:ratio{service="api"} + 0', "2h", [(labels, 1)]),
             check('slogen:deploy_state:code{service="api"} + 0', "2h", zero),
@@ -190,7 +190,8 @@ def test_zero_traffic_records_zero_and_fires_nothing(rules_dir: Path) -> None:
         "input_series": [{"series": 'http_requests_total{job="other",code="200"}', "values": "0+10x60"}],
         "promql_expr_test": [
             check('slogen:sli_error:ratio_rate5m{service="api"}', "30m", []),
-            check('slogen:sli_errors:rate5m{service="api"}', "30m", []),
+            check('slogen:error_budget_remaining:ratio{service="api"}', "30m", []),
+            check('slogen:period_coverage:ratio{service="api"}', "30m", []),
         ],
         "alert_rule_test": [alerts_at("30m", PAGE, [])],
     }, {
@@ -204,7 +205,7 @@ def test_good_sli_equals_errors_sli_on_the_same_data(rules_dir: Path) -> None:
     run(rules_dir, "good", ["api", "good"], [{
         "name": "good form", "interval": "1m", "input_series": counters("0+980x60", "0+20x60"),
         "promql_expr_test": [
-            check('round(slogen:sli_error:ratio_rate30m{service="good"} * 10000)', "1h",
+            check('round(slogen:sli_error:ratio_rate1h{service="good"} * 10000)', "1h",
                   [('{service="good",slo="availability"}', 200)]),
         ],
         "alert_rule_test": [alerts_at("1h", PAGE, [firing(rules_dir, s, PAGE, "2%") for s in ("api", "good")])],
@@ -277,8 +278,9 @@ def test_period_budget_is_event_weighted_over_exactly_the_period(rules_dir: Path
     run(rules_dir, "period", ["api", "four", "seven"], [{
         "name": "30 days, traffic 10x in the last third", "interval": "5m", "input_series": counters(ok, bad),
         "promql_expr_test": [
-            check('count_over_time(slogen:sli_errors:tile_rate1h{service="api"}[29d23h59m59s999ms])', "30d",
-                  [(api, 720)]),
+            check('count_over_time(last_over_time(slogen:sli_errors:hour_rate1h{service="api"}[45m])'
+                  '[29d23h59m59s999ms:1h])', "30d", [(api, 720)]),
+            check('slogen:period_coverage:ratio{service="api"} + 0', "30d", [(api, 1)]),
             check('round(slogen:error_budget_remaining:ratio{service="api"} * 1e6)', "30d", [(api, 666667)]),
             check('round(slogen:burn_rate:period{service="api"} * 1e6)', "30d", [(api, 333333)]),
             check('slogen:deploy_state:code{service="api"} + 0', "30d", [(api, 1)]),  # CAUTION
@@ -310,3 +312,21 @@ def test_state_codes_and_policy_alerts(rules_dir: Path) -> None:
                 *(alerts_at("2d", name, []) for name in sorted(other)),
             ]})
     run(rules_dir, "policy", ["api"], tests, evaluation_interval="1h")
+
+
+def test_budget_from_the_first_minutes_then_from_hour_tiles(rules_dir: Path) -> None:
+    # 0.05 % errors. Before the first whole hour has an hour tile, budget remaining stands on the
+    # 1h ratio (R = 1 − 0.0005/0.001 = 0.5) and says it covers 1h of 720; from then on it sums
+    # hour tiles, one per whole hour (2 at 2h: the hours ending at 1h and 2h).
+    api = ID["api"]
+    run(rules_dir, "first-minutes", ["api"], [{
+        "name": "fresh rules over existing counters", "interval": "1m",
+        "input_series": counters("0+9995x150", "0+5x150"),
+        "promql_expr_test": [
+            check('round(slogen:error_budget_remaining:ratio{service="api"} * 1e6)', "10m", [(api, 500000)]),
+            check('slogen:period_coverage:ratio{service="api"} * 720', "10m", [(api, 1)]),
+            check('slogen:deploy_state:code{service="api"} + 0', "10m", [(api, 1)]),  # CAUTION: 50 ≤ R ≤ 80
+            check('round(slogen:error_budget_remaining:ratio{service="api"} * 1e6)', "2h", [(api, 500000)]),
+            check('slogen:period_coverage:ratio{service="api"} * 720', "2h", [(api, 2)]),
+        ],
+    }])

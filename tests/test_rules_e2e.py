@@ -1,14 +1,16 @@
-"""End to end on a real Prometheus: 30 days of backfilled history, the rendered period rules, exactness.
+"""End to end on a real Prometheus: 30 days of backfilled history, the rendered budget rules, exactness.
 
 Traffic is diurnal (10× between trough and peak, one sample a minute) with a 0.05 % error
 ratio and a 2-hour 5 % incident at the trough. Recording rules never run on backfilled history,
-so the hourly tiles are produced the way the rules would have: the tile rules' own rendered
-expressions run as range queries against the backfilled raw counters with step = the tiles
-group's interval (1h) at the group's evaluation offset, and those samples are backfilled in turn (OpenMetrics, not `create-blocks-from rules`, which takes
-~13 s per rule here). Then the rendered period-ratio expression, evaluated at an explicit time,
-must equal the true event ratio computed here from the generator: within 1e-12 relative when
-the tiles fall on the scrape grid, 1e-3 when they do not (see TOLERANCE); a Sloth-style mean of
-5m ratios on the same data must be measurably off (by more than 2 %).
+so the tiles are produced the way the rules would have: the tile rules' own rendered
+expressions run as range queries against the backfilled raw counters with step = their group's
+interval (30m for hour tiles, 3m for short tiles) at the group's evaluation offset, and those
+samples are backfilled in turn (OpenMetrics, not `create-blocks-from rules`, which takes ~13 s
+per rule here). Then the rendered budget expression, evaluated at an explicit time, must give
+the true event ratio computed here from the generator: within 1e-12 relative when the tiles fall
+on the scrape grid, 1e-3 when they do not (see TOLERANCE); also after one skipped evaluation of
+the hours group and after a group rename (a new evaluation offset); a Sloth-style mean of 5m
+ratios on the same data must be measurably off (by more than 2 %).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import yaml
 from prom import backfill, instant, needs_prometheus, prometheus
 from slogen import conventions as c
 from slogen.model import Policy
+from slogen.render import promql_builders as q
 from slogen.render import rules
 from slogen.spec import loads
 
@@ -33,7 +36,11 @@ END = 1_764_000_000 // 3600 * 3600  # a fixed whole hour: the test is determinis
 DAY = 86_400
 START = END - 30 * DAY - 3 * 3600
 STOP = END + 3600
-OFFSETS = {"aligned": 0, "shifted": 37}  # the tiles group's evaluation offset past the hour (seconds)
+OFFSETS = {"aligned": 0, "shifted": 37}  # the hours group's evaluation offset past the half hour (seconds)
+HALF_HOUR = 1800
+SKIPPED = END - 15 * DAY  # the hours group's evaluation that "skipped" misses
+RENAMED = END - 20 * DAY + 7 * 3600  # from here on, "renamed" is evaluated at another offset
+RENAMED_OFFSET = 17 * 60 + 23
 # With evaluations on the scrape grid the tiles partition the counters' increments exactly. Off
 # the grid, rate() cannot see the one scrape interval that straddles each tile boundary and
 # extrapolates it from the rest of the hour: a second-order error, largest when the error ratio
@@ -41,6 +48,7 @@ OFFSETS = {"aligned": 0, "shifted": 37}  # the tiles group's evaluation offset p
 # (less with 15s scrapes). A mean of 5m ratios is off by percents on the same data.
 TOLERANCE = {"aligned": 1e-12, "shifted": 1e-3}
 INCIDENT = (END - 9 * DAY + 3 * 3600, END - 9 * DAY + 5 * 3600)  # 03:00–05:00, the trough
+SLOS = (*OFFSETS, "skipped", "renamed", "worst")  # "worst" misses the evaluation at the incident's start
 SPEC = """
 version: slogen/v1
 services:
@@ -53,7 +61,7 @@ services:
           ratio:
             errors: http_requests_total{{job="shop",code="500"}}
             total: http_requests_total{{job="shop"}}
-""" for name in OFFSETS)
+""" for name in SLOS)
 CONFIG = "global:\n  scrape_interval: 1m\n"
 
 
@@ -95,10 +103,24 @@ def _one(url: str, expr: str, at: float) -> float:
     return float(result[0]["value"][1])
 
 
+def _tile_times(slo: str) -> list[int]:
+    """When the hours group of `slo` evaluated (its tiles' timestamps)."""
+    offset = OFFSETS.get(slo, 0)
+    times = list(range(START + 3600 + offset, STOP + 1, HALF_HOUR))
+    if slo == "skipped":
+        times.remove(SKIPPED)
+    if slo == "worst":
+        times.remove(INCIDENT[0] + 3600)  # the whole hour is then read from 30m earlier: half clean
+    if slo == "renamed":
+        times = [t for t in times if t < RENAMED] + list(range(RENAMED + RENAMED_OFFSET, STOP + 1, HALF_HOUR))
+    return times
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A Prometheus on 30 days of raw counters plus the tiles the rules would have recorded."""
-    [artifact] = rules.generate(loads(SPEC))
+    spec = loads(SPEC)
+    [artifact] = rules.generate(spec)
     records = {(r["record"], r["labels"]["slo"]): r for g in yaml.safe_load(artifact.text)["groups"]
                for r in g["rules"] if "record" in r}
     work = tmp_path_factory.mktemp("e2e")
@@ -106,35 +128,76 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     data = work / "data"
     backfill(raw_text, data)
     lines = []
+
+    def emit(name: str, slo: str, points: list[tuple[float, str]]) -> None:
+        labels = ",".join(f'{k}="{v}"' for k, v in records[(name, slo)]["labels"].items())
+        lines.extend(f"{name}{{{labels}}} {v} {int(t)}" for t, v in points)
+
     with prometheus(CONFIG, data_dir=data) as (url, _):
-        for slo, offset in OFFSETS.items():
-            for name in (c.EVENTS_TILE, c.ERRORS_TILE):
-                rule = records[(name, slo)]
-                labels = ",".join(f'{k}="{v}"' for k, v in rule["labels"].items())
-                # the evaluations of the 1h tiles group at `offset`: hh:00:offset
-                for t, v in _range(url, rule["expr"], START + 3600 + offset, STOP, 3600):
-                    lines.append(f"{name}{{{labels}}} {v} {int(t)}")
+        for slo in SLOS:
+            wanted = set(_tile_times(slo))
+            for name in (c.EVENTS_HOUR, c.ERRORS_HOUR):
+                expr = records[(name, slo)]["expr"]
+                points = [p for phase in {t % HALF_HOUR for t in wanted}
+                          for p in _range(url, expr, START + 3600 + phase, STOP, HALF_HOUR) if int(p[0]) in wanted]
+                emit(name, slo, points)
+        # short tiles of "aligned" around the incident, for the 1d window the ticket reads
+        for name in (c.EVENTS_TILE, c.ERRORS_TILE):
+            emit(name, "aligned", _range(url, records[(name, "aligned")]["expr"], INCIDENT[0] - 2 * DAY,
+                                         INCIDENT[1] + 2 * 3600, 180))
     tiles = work / "tiles"
     backfill("\n".join([*lines, "# EOF", ""]), tiles)
     for block in tiles.iterdir():
         if block.is_dir():
             shutil.move(str(block), data / block.name)
     with prometheus(CONFIG, data_dir=data) as (url, _):
-        yield {"url": url, "records": records, "cumulative": cumulative}
+        yield {"url": url, "records": records, "cumulative": cumulative, "spec": spec}
+
+
+def _period_ratio(setup: dict[str, Any], slo: str, at: float) -> float:
+    """The period's error ratio as the rendered budget rule gives it: (1 − R) × budget."""
+    return (1 - _one(setup["url"], setup["records"][(c.BUDGET_REMAINING, slo)]["expr"], at)) * 0.001
+
+
+def _relative(got: float, want: float) -> float:
+    return abs(got - want) / want
 
 
 @pytest.mark.parametrize("slo", list(OFFSETS))
 def test_period_ratio_is_the_true_event_ratio(setup: dict[str, Any], slo: str) -> None:
     url, records = setup["url"], setup["records"]
-    at = END + 37.5  # the latest tile of either offset is at or before this instant
-    count = f'count_over_time({c.ERRORS_TILE}{{slo="{slo}"}}[29d23h59m59s999ms])'
-    assert _one(url, count, at) == 720  # exactly 30 days of hourly tiles, none twice
-    got = _one(url, records[(c.ERROR_RATIO_PERIOD, slo)]["expr"], at)
-    want = _true_ratio(setup["cumulative"], END - 30 * DAY, END)
-    assert abs(got - want) / want < TOLERANCE[slo], (got, want)
+    at = END + 37.5
+    # one hour tile per whole hour: at hour h the one of h (aligned) or of h − 30m + 37s (shifted)
+    last = END if slo == "aligned" else END - HALF_HOUR + 60  # nearest minute: the tolerance covers 23 s
+    assert _one(url, records[(c.PERIOD_COVERAGE, slo)]["expr"], at) == 1  # 720 of 720 hours
+    want = _true_ratio(setup["cumulative"], last - 30 * DAY, last)
+    assert _relative(_period_ratio(setup, slo, at), want) < TOLERANCE[slo]
     week = _one(url, records[(c.error_ratio("7d"), slo)]["expr"], at)
-    want_week = _true_ratio(setup["cumulative"], END - 7 * DAY, END)
-    assert abs(week - want_week) / want_week < TOLERANCE[slo], (week, want_week)
+    assert _relative(week, _true_ratio(setup["cumulative"], last - 7 * DAY, last)) < TOLERANCE[slo]
+
+
+@pytest.mark.parametrize("slo", ["skipped", "renamed"])
+def test_period_ratio_survives_a_skipped_evaluation_and_a_rename(setup: dict[str, Any], slo: str) -> None:
+    # A skipped evaluation: that hour is read from the tile 30m older (30m counted twice, 30m not at
+    # all). A rename: the new offset shifts one hour by 17m23s. Either way nothing is lost whole.
+    want = _true_ratio(setup["cumulative"], END - 30 * DAY, END)
+    assert _relative(_period_ratio(setup, slo, END + 37.5), want) < 1e-3
+
+
+def test_a_skipped_evaluation_costs_at_most_half_an_hour_of_data(setup: dict[str, Any]) -> None:
+    # The worst place to skip: the evaluation that ends the incident's first hour. That hour is then
+    # read from the tile 30m older: the clean half hour before the incident twice, the incident's
+    # second half hour not at all; exactly that, and nothing else, changes.
+    cum = setup["cumulative"]
+    want = _true_ratio(cum, END - 30 * DAY, END)
+    got = _period_ratio(setup, "worst", END + 37.5)
+    twice, missed = (INCIDENT[0] - HALF_HOUR, INCIDENT[0]), (INCIDENT[0] + HALF_HOUR, INCIDENT[0] + 3600)
+    errors = cum[END][1] - cum[END - 30 * DAY][1] + (cum[twice[1]][1] - cum[twice[0]][1]) - (
+        cum[missed[1]][1] - cum[missed[0]][1])
+    events = cum[END][0] - cum[END - 30 * DAY][0] + (cum[twice[1]][0] - cum[twice[0]][0]) - (
+        cum[missed[1]][0] - cum[missed[0]][0])
+    assert _relative(got, errors / events) < 1e-12  # exactly that shift, nothing else
+    assert 1e-3 < _relative(got, want) < 0.1  # 7.2 % for this 100× incident: docs/rules.md
 
 
 def test_mean_of_5m_ratios_is_measurably_off(setup: dict[str, Any]) -> None:
@@ -147,11 +210,11 @@ def test_mean_of_5m_ratios_is_measurably_off(setup: dict[str, Any]) -> None:
 
 
 def test_day_window_from_tiles_tracks_the_incident(setup: dict[str, Any]) -> None:
-    url, records = setup["url"], setup["records"]
-    at = INCIDENT[1] + 3600  # the 1d window, at an hour boundary, holds the whole incident
-    got = _one(url, records[(c.error_ratio("1d"), "aligned")]["expr"], at)
-    want = _true_ratio(setup["cumulative"], at - DAY, at)
-    assert abs(got - want) / want < 1e-9, (got, want)
+    slo = next(s for s in setup["spec"].slos if s.name == "aligned")
+    for at in (INCIDENT[1] + 3600, INCIDENT[0] + 45 * 60):  # the whole incident, and its first 45 minutes
+        got = _one(setup["url"], q.tiled_ratio(slo, "1d"), at)
+        want = _true_ratio(setup["cumulative"], at - DAY, at)
+        assert _relative(got, want) < 1e-9, (at, got, want)
 
 
 @pytest.mark.parametrize(("remaining", "state"), [

@@ -180,9 +180,11 @@ def references(rule: Rule, names: set[str]) -> dict[str, float]:
     """Recorded names `rule` reads, with the longest range it reads each over (0 for instant)."""
     found: dict[str, float] = {}
     for name in names:
-        for m in re.finditer(rf"(?<![\w:]){re.escape(name)}(?![\w:])(\{{[^}}]*\}})?(\[([0-9a-z]+)(:[0-9a-z]*)?\])?",
-                             rule.expr):
-            found[name] = max(found.get(name, 0.0), parse_duration(m.group(3)) if m.group(3) else 0.0)
+        # name{…}[range] or name{…}[range:step], optionally inside f(…)[range:step] (a subquery)
+        for m in re.finditer(rf"(?<![\w:]){re.escape(name)}(?![\w:])(\{{[^}}]*\}})?(\[([0-9a-z]+)(:[0-9a-z]*)?\])?"
+                             r"(\)\[([0-9a-z]+):[0-9a-z]*\])?", rule.expr):
+            rng = sum(parse_duration(g) for g in (m.group(3), m.group(6)) if g)
+            found[name] = max(found.get(name, 0.0), rng)
     return found
 
 

@@ -6,6 +6,7 @@ from fractions import Fraction
 
 import pytest
 
+from slogen import conventions as c
 from slogen import windows
 from slogen.durations import parse_duration
 
@@ -64,10 +65,14 @@ def test_pages_are_faster_than_tickets() -> None:
 
 def test_window_lists() -> None:
     assert windows.alert_windows("30d") == ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
-    assert windows.short_windows("30d") == ("5m", "30m", "1h", "2h", "6h")
-    assert windows.long_windows("30d") == ("1d", "3d", "7d")
-    for period in windows.SUPPORTED_PERIODS:  # every minute: the fastest page pair and the 1h burn rate
-        assert windows.fast_windows(period) == ("5m", "1h")
-        assert windows.slow_windows(period) == ("30m", "2h", "6h")
-    assert windows.long_windows("7d") == ("1d", "3d", "7d")
+    for period in windows.SUPPORTED_PERIODS:  # every minute from raw counters: the fastest page pair
+        assert windows.raw_windows(period) == ("5m", "1h")
+        assert windows.tiled_windows(period) == ("30m", "2h", "6h", "1d", "3d")  # sums of short tiles
     assert windows.SUPPORTED_PERIODS == ("7d", "14d", "28d", "30d", "90d")
+
+
+def test_tiled_windows_hold_whole_tiles() -> None:
+    tile = parse_duration(c.SHORT_TILE)
+    for period in windows.SUPPORTED_PERIODS:
+        for w in windows.tiled_windows(period):
+            assert parse_duration(w) % tile == 0, w
