@@ -1,8 +1,9 @@
 """Thirty days of made-up SLO history for the demo stack, so the budget panels have data at once.
 
-slogen's period recordings sum hourly tiles (`slogen:sli_events:tile_rate1h`,
-`slogen:sli_errors:tile_rate1h`), and recording rules never run on the past, so a fresh
-Prometheus has no budget until the tile group's first run (within an hour). This writes those tiles for every SLO of
+slogen's budget rules sum one hour tile per whole hour (`slogen:sli_events:hour_rate1h`,
+`slogen:sli_errors:hour_rate1h`), and recording rules never run on the past, so a fresh
+Prometheus has a budget over the last hour only until the hour tiles have built up. This writes
+hour tiles for every whole hour of the last days, for every SLO of
 slos.yaml as OpenMetrics; docker-compose.yml turns the file into TSDB blocks with
 `promtool tsdb create-blocks-from openmetrics` before Prometheus starts.
 
@@ -26,8 +27,8 @@ from dataclasses import dataclass
 
 import yaml
 
-EVENTS_TILE = "slogen:sli_events:tile_rate1h"  # = slogen.conventions.EVENTS_TILE (tests check)
-ERRORS_TILE = "slogen:sli_errors:tile_rate1h"  # = slogen.conventions.ERRORS_TILE
+EVENTS_HOUR = "slogen:sli_events:hour_rate1h"  # = slogen.conventions.EVENTS_HOUR (tests check)
+ERRORS_HOUR = "slogen:sli_errors:hour_rate1h"  # = slogen.conventions.ERRORS_HOUR
 HOUR = 3600
 BASE_RPS = 20.0
 BASE_BURN = 0.1
@@ -61,9 +62,9 @@ def slos_of(spec_text: str) -> dict[str, float]:
 def last_tile(now: float) -> int:
     """The newest full hour to write, at least 2 minutes old.
 
-    The live tile group runs once an hour at an offset Prometheus derives from the group's name,
-    so its first tile may overlap the last written hour by up to one hour: at most 1/720 of a
-    30d period, which a demo can afford (a real deployment has no made-up history)."""
+    The budget reads, at each whole hour, the newest hour tile up to 45 minutes old: the written
+    ones until the live hours group (every 30m) has recorded its own, which may overlap the last
+    written hour by up to half an hour: a demo can afford that (a real deployment backfills)."""
     return int((now - 120) // HOUR * HOUR)
 
 
@@ -89,8 +90,8 @@ def tiles(slos: dict[str, float], days: int, end: int, incidents: list[Incident]
         service, slo = name.split("/")
         events = [(t, traffic(t)) for t in times]
         errors = [(t, rate * burn_at(name, t, end, incidents) * (1 - objective)) for t, rate in events]
-        yield EVENTS_TILE, service, slo, events
-        yield ERRORS_TILE, service, slo, errors
+        yield EVENTS_HOUR, service, slo, events
+        yield ERRORS_HOUR, service, slo, errors
 
 
 def openmetrics(slos: dict[str, float], days: int, end: int, incidents: list[Incident]) -> str:
