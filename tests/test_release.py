@@ -56,7 +56,8 @@ def test_build_tests_checks_and_tries_the_wheel_before_anything_is_published(rel
     build = release["jobs"]["build"]
     text = "\n".join(s.get("run", "") for s in build["steps"])
     for needle in ("bash scripts/test", "python -m build", "twine check --strict dist/*",
-                   "/tmp/fresh/bin/pip install --disable-pip-version-check dist/*.whl", "/tmp/fresh/bin/slogen --version",
+                   "\"$RUNNER_TEMP/fresh\"/bin/pip install --disable-pip-version-check dist/*.whl",
+                   "\"$RUNNER_TEMP/fresh\"/bin/slogen --version",
                    "slogen render", "slogen schema -o slos.schema.json"):
         assert needle in text, needle
     upload = next(s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-artifact"))
