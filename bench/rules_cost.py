@@ -63,7 +63,7 @@ def _spec(n: int, days: int) -> str:
 
 
 def _sloth_group(i: int, days: int, every: str = "1m") -> dict[str, Any]:
-    """Sloth's meta-recordings group for one SLO, as its generator writes it (notes/peers.md §2.2)."""
+    """Sloth's meta-recordings group for one SLO, as its generator writes it."""
     ids = f'sloth_id="svc{i:03d}-availability", sloth_service="svc{i:03d}", sloth_slo="availability"'
     on = "on(sloth_id, sloth_slo, sloth_service) group_left"
     labels = {"sloth_id": f"svc{i:03d}-availability", "sloth_service": f"svc{i:03d}", "sloth_slo": "availability"}

@@ -16,7 +16,7 @@ Rules: slogen's rendered groups at their rendered intervals (`sli` 1m, `period` 
 `tiles` group is measured in a copy evaluated every 1m that records under other names (so the real
 tiles the period rules read are untouched), and counted as 1/60 evaluation per minute. Sloth:
 per SLO its three groups (SLI recordings 5m…3d from raw + the optimized 30d rule, meta
-recordings, page/ticket alerts; notes/peers.md §2.1–2.3) with no `interval:`, so Prometheus'
+recordings, page/ticket alerts, as Sloth's generator writes them) with no `interval:`, so Prometheus'
 global 1m. Figures: median `prometheus_rule_group_last_duration_seconds` per group over the
 evaluations seen (the first of each group dropped: cold), summed per cycle by group kind; work per
 minute = Σ duration × evaluations per minute; samples touched per evaluation = Σ `stats=all`
@@ -60,7 +60,7 @@ OUT = ROOT / "bench" / "results" / "rules_scale.json"
 R5M = "slo:sli_error:ratio_rate5m"
 SLOTH_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 SLOTH_LONG = ("slo:sli_error:ratio_rate1d", "slo:sli_error:ratio_rate3d", "slo:sli_error:ratio_rate30d")
-BUDGET = "0.0009999999999999432"  # Sloth's (100 - 99.9) / 100 in float64 (peers.md §2.4)
+BUDGET = "0.0009999999999999432"  # Sloth's (100 - 99.9) / 100 in float64
 PROBE = "bench:probe_"  # tiles copy records bench:probe_<name> so the real tiles stay hourly
 INSTANCE = "bench"
 
@@ -82,7 +82,7 @@ def _spec(slos: list[tuple[str, str]]) -> str:
 
 
 def _sloth_groups(svc: str, slo: str) -> list[dict[str, Any]]:
-    """Sloth's three groups for one SLO, as its generator writes them (notes/peers.md §2.1–2.3)."""
+    """Sloth's three groups for one SLO, as its generator writes them."""
     sid = f"{svc}-{slo}"
     ids = f'sloth_id="{sid}", sloth_service="{svc}", sloth_slo="{slo}"'
     labels = {"sloth_id": sid, "sloth_service": svc, "sloth_slo": slo}

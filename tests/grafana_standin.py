@@ -1,7 +1,7 @@
 """A stand-in Grafana for tests: a real, stateful HTTP server on 127.0.0.1 speaking the classic `/api`.
 
 It implements what `slogen push` uses, with Grafana's documented status codes and bodies
-(see /work/shared/notes/grafana.md §3): health, folders (GET, POST with 409 on an existing uid),
+(Grafana's HTTP API reference, https://grafana.com/docs/grafana/latest/developers/http_api/): health, folders (GET, POST with 409 on an existing uid),
 dashboards (POST /api/dashboards/db with versions incremented per save, 412 version-mismatch
 without overwrite, 400 folder-not-found / provisioned / message too long, 403 "Quota reached"),
 GET/DELETE by uid, search by tag and folder. Auth is enforced (Bearer token or basic), and so

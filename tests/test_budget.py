@@ -1,4 +1,4 @@
-"""The budget math of PRODUCT §4: the state decision table at every boundary, days to exhaustion,
+"""The budget math (docs/status-and-gate.md, "States"): the state decision table at every boundary, days to exhaustion,
 worst state, selection, and the one batched query (pure: no Prometheus)."""
 
 from __future__ import annotations

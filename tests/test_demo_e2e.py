@@ -27,7 +27,7 @@ from slogen.model import LatencySLI
 from slogen.render import render
 
 DEMO = ROOT / "demo"
-FIRE_DEADLINE = 60.0  # seconds; measured ~8 s from the first scrape (notes/prometheus.md §3c)
+FIRE_DEADLINE = 60.0  # seconds; the page fires about 8 s after the first scrape here
 
 
 def load_demo_module(name: str) -> ModuleType:

@@ -1,4 +1,4 @@
-"""Error-budget state of every SLO: the math of PRODUCT §4 and one batched read of the recorded series.
+"""Error-budget state of every SLO: the math (docs/status-and-gate.md, "States"), one batched read of the series.
 
 The math here is the one definition `status`, `gate` and anything else in Python uses:
 

@@ -1,8 +1,8 @@
 """Every name that crosses artifacts: recorded series, labels, groups, alerts, files, uids.
 
 Rules, dashboards, provisioning, push and the gate import these; none of them spells a series
-name itself, so they agree by construction (tests/test_conventions.py checks the dashboards'
-queries against the rendered rules).
+name itself, so they agree by construction (tests/test_dashboards.py checks that every series the
+dashboards query is recorded by the rendered rules).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 `measure` reads each SLO's error budget remaining from Prometheus (the recorded series, through
 `budget.fetch`) at the start of the incident, at its end and now; `write` renders the template
-(`data/postmortem.md`, PRODUCT §9) and creates the file, never replacing an existing one.
+(`data/postmortem.md`; the process: docs/postmortems/README.md) and creates the file, never replacing an existing one.
 
 Budget consumed = remaining at the start − remaining at the end, in percentage points of the
 SLO's error budget (82 % → 41 % is 41 points). The resulting deploy state is the worst state

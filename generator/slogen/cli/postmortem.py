@@ -9,10 +9,11 @@ import click
 
 from slogen import budget
 from slogen import postmortem as pm
-from slogen import spec as spec_loader
-from slogen.cli.common import fail, handle_errors, spec_option
+from slogen.cli.common import HttpUrl, beside_spec, fail, handle_errors, load_spec, spec_option
 from slogen.cli.status import TimeParam
 from slogen.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL, PrometheusClient
+
+POSTMORTEM_DIR = "docs/postmortems"
 
 
 @click.group()
@@ -26,17 +27,17 @@ def postmortem() -> None:
 @click.option("--service", help="The affected service (default: every service in the spec).")
 @click.option("--from", "start", type=TimeParam(), help="Incident start: RFC 3339 with a zone, or unix seconds.")
 @click.option("--to", "end", type=TimeParam(), help="Incident end; with --from, the budget impact is measured.")
-@click.option("--dir", "directory", default="docs/postmortems", show_default=True,
-              type=click.Path(file_okay=False), help="Where the postmortem is written.")
+@click.option("--dir", "directory", default=None, type=click.Path(file_okay=False),
+              help=f"Where the postmortem is written (default: {POSTMORTEM_DIR} beside the spec).")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]),
               help="Date in the file name and header (default: today, UTC).")
-@click.option("--prometheus-url", envvar="PROMETHEUS_URL", default=DEFAULT_URL, show_default=True,
+@click.option("--prometheus-url", envvar="PROMETHEUS_URL", default=DEFAULT_URL, show_default=True, type=HttpUrl(),
               help="Prometheus to read the budget from (env PROMETHEUS_URL).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
               show_default=True, help="Seconds per Prometheus query.")
 @handle_errors
 def new(title: str, spec_path: str, service: str | None, start: float | None, end: float | None,
-        directory: str, day: datetime | None, prometheus_url: str, timeout: float) -> None:
+        directory: str | None, day: datetime | None, prometheus_url: str, timeout: float) -> None:
     """Write docs/postmortems/YYYY-MM-DD-TITLE.md from the template; never overwrites.
 
     With --from and --to, the error-budget impact table is filled from Prometheus: budget
@@ -48,7 +49,7 @@ def new(title: str, spec_path: str, service: str | None, start: float | None, en
         fail("--from and --to go together: give both to measure the budget impact, or neither", 2)
     if start is not None and end is not None and end <= start:
         fail("--to must be later than --from", 2)
-    spec = spec_loader.load(spec_path)
+    spec = load_spec(spec_path)
     slos = budget.select(spec, service)
     written_on: date = day.date() if day else datetime.now(UTC).date()
     impact = None
@@ -59,7 +60,7 @@ def new(title: str, spec_path: str, service: str | None, start: float | None, en
         with PrometheusClient(prometheus_url, timeout=timeout) as client:
             impact = pm.measure(spec, slos, client, start, end, now, service=service)
     text = pm.document(title, written_on, spec, slos, impact)
-    path = pm.write(directory, pm.filename(title, written_on), text)
+    path = pm.write(beside_spec(spec_path, directory, POSTMORTEM_DIR), pm.filename(title, written_on), text)
     click.echo(f"wrote {path}")
     if impact is not None:
         for row in impact.rows:

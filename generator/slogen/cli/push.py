@@ -9,12 +9,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import click
 
-from slogen import spec as spec_loader
-from slogen.cli.common import fail, handle_errors, spec_option
+from slogen.cli.common import HttpUrl, fail, handle_errors, load_spec, spec_option
 from slogen.conventions import MARKER_TAG, dashboard_url
 from slogen.grafana import Client, GrafanaError, Settings
 from slogen.push import CREATE, DELETE, PAST, UNCHANGED, UPDATE, Action, Dashboard, compare, dashboards, prunable
@@ -151,7 +149,7 @@ def _verbose_logging(enabled: bool) -> None:
 
 @click.command(epilog=EPILOG)
 @spec_option
-@click.option("--grafana-url", envvar="GRAFANA_URL", default=None,
+@click.option("--grafana-url", envvar="GRAFANA_URL", default=None, type=HttpUrl(),
               help="Grafana base URL (env GRAFANA_URL; default: the spec's grafana.url, else http://localhost:3000).")
 @click.option("--token", envvar="GRAFANA_TOKEN", default=None, show_envvar=False,
               help="Service-account token, sent as Bearer (env GRAFANA_TOKEN; prefer the env var).")
@@ -179,6 +177,7 @@ def _verbose_logging(enabled: bool) -> None:
               help="Also write the rule files into this directory (Prometheus' rule_files).")
 @click.option("--reload", is_flag=True, help="After writing rules, POST /-/reload and confirm every group loaded.")
 @click.option("--prometheus-url", envvar="PROMETHEUS_URL", default="http://localhost:9090", show_default=True,
+              type=HttpUrl(),
               help="Prometheus base URL for --reload (env PROMETHEUS_URL).")
 @click.option("-v", "--verbose", is_flag=True, help="Trace every request (method, path, status, time; never secrets).")
 @handle_errors
@@ -195,11 +194,8 @@ def push(spec_path: str, grafana_url: str | None, token: str | None, user: str |
         fail("--reload needs --prometheus-rules-dir", 2)
     if no_grafana and not prometheus_rules_dir:
         fail("--no-grafana leaves nothing to do without --prometheus-rules-dir", 2)
-    for name, url in (("--grafana-url", grafana_url), ("--prometheus-url", prometheus_url)):
-        if url and urlsplit(url).scheme not in ("http", "https"):
-            fail(f"{name} must start with http:// or https://", 2)  # not echoed: it may hold a password
     _verbose_logging(verbose)
-    spec = spec_loader.load(spec_path)
+    spec = load_spec(spec_path)
     artifacts = render_bundle(spec)
 
     if prometheus_rules_dir:

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import click
 
-from slogen import spec as spec_loader
-from slogen.cli.common import handle_errors, spec_option
-from slogen.errors import StaleError
+from slogen.cli.common import beside_spec, handle_errors, load_spec, spec_option
+from slogen.errors import SlogenError, StaleError
 from slogen.lint import warnings
 from slogen.render import render as render_bundle
 from slogen.schema import schema_text
-from slogen.writer import check_tree, write_tree
+from slogen.writer import atomic_write, check_tree, write_tree
 
 
 @click.command()
@@ -22,7 +21,7 @@ from slogen.writer import check_tree, write_tree
 def validate(spec_path: str) -> None:
     """Check the spec and print every problem (exit 0 valid, 1 invalid)."""
     started = time.perf_counter()
-    spec = spec_loader.load(spec_path)
+    spec = load_spec(spec_path)
     # No render here: generators are total over valid models (tests/test_fuzz.py renders every valid
     # spec it generates), and rendering 10,000 SLOs costs ten times the validation itself.
     for warning in warnings(spec):
@@ -35,14 +34,15 @@ def validate(spec_path: str) -> None:
 
 @click.command()
 @spec_option
-@click.option("-o", "--output", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False),
-              help="Directory that receives rules/, dashboards/ and provisioning/.")
+@click.option("-o", "--output", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Directory that receives rules/, dashboards/ and provisioning/ (default: the spec's directory).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 and list files that are stale, missing or extra.")
 @handle_errors
 def render(spec_path: str, out_dir: str, check: bool) -> None:
     """Render rules/, dashboards/ and provisioning/ from the spec (exit 1 if invalid or, with --check, stale)."""
-    spec = spec_loader.load(spec_path)
+    spec = load_spec(spec_path)
     artifacts = render_bundle(spec)
+    out_dir = beside_spec(spec_path, out_dir, ".")
     root = Path(out_dir)
     if check:
         differences = check_tree(artifacts, root)
@@ -65,9 +65,25 @@ def render(spec_path: str, out_dir: str, check: bool) -> None:
 
 
 @click.command()
-def schema() -> None:
-    """Print the JSON Schema of slos.yaml (slogen/v1)."""
-    click.echo(schema_text(), nl=False)
+@spec_option
+@click.option("-o", "--output", "out_file", default=None, type=click.Path(dir_okay=False),
+              help="Write the schema to this file (atomically) instead of printing it.")
+@handle_errors
+def schema(spec_path: str, out_file: str | None) -> None:
+    """Print (or, with -o, write) the JSON Schema of slos.yaml (slogen/v1).
+
+    The schema is the same for every spec; -f is accepted like on every command. For editors,
+    add `# yaml-language-server: $schema=slos.schema.json` to the spec after
+    `slogen schema -o slos.schema.json`, or point it at the schema attached to each release.
+    """
+    if out_file is None:
+        click.echo(schema_text(), nl=False)
+        return
+    try:
+        atomic_write(Path(out_file), schema_text())
+    except OSError as exc:
+        raise SlogenError(f"cannot write {out_file}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {out_file}", err=True)
 
 
 COMMANDS = (validate, render, schema)

@@ -15,8 +15,7 @@ import click
 from slogen import budget
 from slogen import conventions as c
 from slogen import gate as policy
-from slogen import spec as spec_loader
-from slogen.cli.common import handle_errors, spec_option
+from slogen.cli.common import HttpUrl, beside_spec, handle_errors, load_spec, spec_option
 from slogen.cli.table import colour_enabled, rule_for, table
 from slogen.errors import SlogenError, SpecError, UndecidedError
 from slogen.model import Spec
@@ -60,7 +59,8 @@ def _remote_options(func: Any) -> Any:
                                                                "seconds); default now."),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, metavar="SEC",
                      show_default=True, help="Seconds to wait for Prometheus."),
-        click.option("--prometheus-url", envvar="PROMETHEUS_URL", default=DEFAULT_URL, show_default=True, metavar="URL",
+        click.option("--prometheus-url", envvar="PROMETHEUS_URL", default=DEFAULT_URL, show_default=True,
+                     type=HttpUrl(),
                      help="Prometheus base URL (env PROMETHEUS_URL)."),
     )):
         func = option(func)
@@ -109,7 +109,7 @@ def _render(snapshot: budget.Snapshot, colour: bool) -> str:
 def status(spec_path: str, service: str | None, slo_name: str | None, when: float | None, timeout: float,
            prometheus_url: str, as_json: bool, watch: bool, interval: float) -> None:
     """Show every SLO's error budget, burn rate and deploy state (exit 0; 3 Prometheus failed)."""
-    spec = spec_loader.load(spec_path)
+    spec = load_spec(spec_path)
 
     def once() -> budget.Snapshot:
         return _snapshot(spec, service, slo_name, prometheus_url, timeout, when)
@@ -195,11 +195,12 @@ def _summary(snapshot: budget.Snapshot, code: int, override: str | None, dashboa
 @click.command(cls=GateCommand)
 @_remote_options
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Also write the decision as JSON here.")
-@click.option("--audit-log", default=policy.DEFAULT_AUDIT_LOG, show_default=True, type=click.Path(dir_okay=False),
-              help="Where overrides are recorded, one JSON line each.")
+@click.option("--audit-log", default=None, type=click.Path(dir_okay=False),
+              help=f"Where overrides are recorded, one JSON line each (default: {policy.DEFAULT_AUDIT_LOG} "
+                   "beside the spec).")
 @handle_errors
 def gate(spec_path: str, service: str | None, slo_name: str | None, when: float | None, timeout: float,
-         prometheus_url: str, json_file: str | None, audit_log: str) -> None:
+         prometheus_url: str, json_file: str | None, audit_log: str | None) -> None:
     """Allow or block a deploy on the error budget.
 
     Exit 0 NORMAL or CAUTION, 1 WARNING, 2 FREEZE, 3 EXHAUSTED, 99 could not decide. Overrides:
@@ -207,7 +208,8 @@ def gate(spec_path: str, service: str | None, slo_name: str | None, when: float 
     (EXHAUSTED), with OVERRIDE_REASON; each is appended to the audit log.
     """
     try:
-        _gate(spec_path, service, slo_name, when, timeout, prometheus_url, json_file, audit_log)
+        _gate(spec_path, service, slo_name, when, timeout, prometheus_url, json_file,
+              beside_spec(spec_path, audit_log, policy.DEFAULT_AUDIT_LOG))
     except (SlogenError, SystemExit, KeyboardInterrupt):
         raise
     except Exception as exc:  # a bug in slogen must still read as "could not decide", never as a state
@@ -223,7 +225,7 @@ def _gate(spec_path: str, service: str | None, slo_name: str | None, when: float
     at = when if when is not None else time.time()
     dashboard = None
     try:
-        spec = spec_loader.load(spec_path)
+        spec = load_spec(spec_path)
         dashboard = c.dashboard_url(spec.grafana.url, spec.grafana.dashboard_uid)
         snapshot = _snapshot(spec, service, slo_name, prometheus_url, timeout, at)
     except SpecError as exc:
