@@ -73,7 +73,7 @@ def references(rule: Rule, names: set[str]) -> dict[str, float]:
     return found
 
 
-def plan(rules: list[Rule]) -> tuple[list[list[Rule]], dict[str, float]]:
+def plan(rules: list[Rule], root_span: float = ROOT_SPAN) -> tuple[list[list[Rule]], dict[str, float]]:
     """Rules grouped into passes by dependency depth, and how much history each record needs."""
     names = {r.record for r in rules}
     refs = {id(r): references(r, names) for r in rules}
@@ -84,7 +84,7 @@ def plan(rules: list[Rule]) -> tuple[list[list[Rule]], dict[str, float]]:
             if all(d is not None for d in deps):
                 level[r.record] = max(level.get(r.record, 0), 1 + max((d for d in deps if d is not None), default=-1))
     assert set(level) == names, f"circular rules: {names - set(level)}"
-    span = dict.fromkeys(names, float(ROOT_SPAN))
+    span = dict.fromkeys(names, float(root_span))
     for _ in range(max(level.values()) + 2):
         for r in rules:
             for name, rng in refs[id(r)].items():
@@ -112,10 +112,10 @@ def evaluate(url: str, rule: Rule, start: float, end: int) -> dict[tuple[str, tu
     return out
 
 
-def build_history(raw: str, rule_texts: list[str], end: int, store: Path) -> None:
+def build_history(raw: str, rule_texts: list[str], end: int, store: Path, span: float = ROOT_SPAN) -> None:
     """Backfill the raw counters, then every recording rule's output, pass by pass."""
     backfill(raw, store)
-    passes, span = plan(recording_rules(rule_texts))
+    passes, spans = plan(recording_rules(rule_texts), span)
     for rules in passes:
         data = Path(tempfile.mkdtemp(prefix="slogen-e2e-data-"))
         shutil.rmtree(data)
@@ -123,7 +123,7 @@ def build_history(raw: str, rule_texts: list[str], end: int, store: Path) -> Non
         series: dict[tuple[str, tuple[tuple[str, str], ...]], list] = {}
         with prometheus("global: {}\n", data_dir=data) as (url, _):
             for rule in rules:
-                for key, points in evaluate(url, rule, end - span[rule.record], end).items():
+                for key, points in evaluate(url, rule, end - spans[rule.record], end).items():
                     series.setdefault(key, []).extend(points)
         shutil.rmtree(data, ignore_errors=True)
         if series:
