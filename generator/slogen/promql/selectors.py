@@ -9,7 +9,8 @@ reviewer misses without pretending to be a full PromQL parser.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from slogen.promql.ast import Matcher, Selector
 
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -19,35 +20,6 @@ _DURATION = re.compile(r"^(\d+(ms|y|w|d|h|m|s))+$")
 
 class PromQLSyntaxError(ValueError):
     """A selector or expression that Prometheus would reject; the message says where and why."""
-
-
-@dataclass(frozen=True)
-class Matcher:
-    """One label matcher of a selector."""
-
-    label: str
-    op: str
-    value: str
-
-    def __str__(self) -> str:
-        return f"{self.label}{self.op}{quote(self.value)}"
-
-
-@dataclass(frozen=True)
-class Selector:
-    """A parsed instant-vector selector."""
-
-    metric: str | None
-    matchers: tuple[Matcher, ...]
-
-    def __str__(self) -> str:
-        inner = ",".join(str(m) for m in self.matchers)
-        return f"{self.metric or ''}{{{inner}}}" if inner or not self.metric else self.metric
-
-
-def quote(value: str) -> str:
-    """A PromQL double-quoted string literal."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _read_string(text: str, pos: int) -> tuple[str, int]:
@@ -124,7 +96,7 @@ def parse_selector(text: str) -> Selector:
             f"unexpected {text[pos:pos + 12]!r} at column {pos + 1}: give a bare series selector; "
             "slogen adds rate() and sum() itself"
         )
-    has_name = metric is not None or any(m.label == "__name__" for m in matchers)
+    has_name = metric is not None or any(m.name == "__name__" for m in matchers)
     if not has_name and not any(m.op in ("=", "=~") and m.value for m in matchers):
         raise PromQLSyntaxError("a selector needs a metric name or at least one non-empty matcher")
     return Selector(metric, tuple(matchers))
