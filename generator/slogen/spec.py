@@ -28,7 +28,15 @@ from slogen.model import (
     Spec,
     frozen_labels,
 )
-from slogen.promql import PromQLSyntaxError, lint_expression, parse_selector
+from slogen.promql import (
+    Matcher,
+    PromQLSyntaxError,
+    parse_expression,
+    parse_matchers,
+    parse_selector,
+    render,
+    strip_comments,
+)
 from slogen.schema import SPEC_VERSION, schema_problems
 from slogen.yamlpos import Located, json_path, load_located
 
@@ -161,7 +169,7 @@ def _check_sli(sli: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
             value = ratio.get(key)
             if isinstance(value, str):
                 try:
-                    parsed[key] = str(parse_selector(value))
+                    parsed[key] = render(parse_selector(value))
                 except PromQLSyntaxError as exc:
                     at((*path, "ratio", key), f"selector does not parse: {exc}")
         for key in ("errors", "good"):
@@ -175,13 +183,15 @@ def _check_sli(sli: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
             value = expr.get(key)
             if not isinstance(value, str):
                 continue
-            texts[key] = " ".join(value.split())
-            if WINDOW_PLACEHOLDER not in value:
+            clean = strip_comments(value)
+            texts[key] = " ".join(clean.split())
+            if WINDOW_PLACEHOLDER not in clean:
                 at((*path, "expr", key), f"missing the {WINDOW_PLACEHOLDER} placeholder: write the range as "
                                          f"[{WINDOW_PLACEHOLDER}] so slogen can evaluate each alert window")
                 continue
             try:
-                lint_expression(value.replace(WINDOW_PLACEHOLDER, "5m"))
+                # 5m stands for every window slogen substitutes: all are plain durations.
+                parse_expression(clean.replace(WINDOW_PLACEHOLDER, "5m"))
             except PromQLSyntaxError as exc:
                 at((*path, "expr", key), f"PromQL does not parse: {exc}")
         for key in ("errors", "good"):
@@ -189,18 +199,35 @@ def _check_sli(sli: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
                 at((*path, "expr", key), f"'{key}' is the same expression as 'total'")
     latency = sli.get("latency")
     if isinstance(latency, dict):
-        threshold = latency.get("threshold")
-        if isinstance(threshold, str):  # other types: the schema reports them
-            try:
-                if parse_duration(threshold) <= 0:
-                    raise ValueError
-            except ValueError:
-                at((*path, "latency", "threshold"), f"threshold {threshold!r} is not a duration: write it "
-                                                    "with a unit, e.g. 300ms or 2s")
-        metric = latency.get("metric")
-        if isinstance(metric, str) and metric.endswith(("_bucket", "_count", "_sum")):
-            at((*path, "latency", "metric"), f"give the histogram's base name without the suffix: "
-                                             f"{metric.rsplit('_', 1)[0]!r}")
+        _check_latency(latency, (*path, "latency"), at)
+
+
+def _check_latency(latency: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
+    threshold = latency.get("threshold")
+    if isinstance(threshold, str):  # other types: the schema reports them
+        try:
+            if parse_duration(threshold) <= 0:
+                raise ValueError
+        except ValueError:
+            at((*path, "threshold"), f"threshold {threshold!r} is not a duration: write it "
+                                     "with a unit, e.g. 300ms or 2s")
+    metric = latency.get("metric")
+    if isinstance(metric, str) and metric.endswith(("_bucket", "_count", "_sum")):
+        at((*path, "metric"), f"give the histogram's base name without the suffix: "
+                              f"{metric.rsplit('_', 1)[0]!r}")
+    selector = latency.get("selector")
+    names: list[str] = []
+    if isinstance(selector, str):
+        try:
+            names = [m.name for m in parse_matchers(selector)]
+        except PromQLSyntaxError as exc:
+            at((*path, "selector"), f"selector does not parse: {exc}")
+    elif isinstance(selector, dict):
+        names = [k for k in selector if isinstance(k, str)]
+    for name in names:
+        if name in ("le", "__name__"):
+            what = "the bucket matcher comes from 'threshold'" if name == "le" else "the name comes from 'metric'"
+            at((*path, "selector"), f"the selector must not match {name!r}: {what}")
 
 
 # ---------------------------------------------------------------- the model
@@ -264,14 +291,32 @@ def _build_slo(doc: dict[str, Any], service: str, labels: Any, default_window: s
 def _build_sli(doc: dict[str, Any]) -> RatioSLI | LatencySLI | ExprSLI:
     if "ratio" in doc:
         r = doc["ratio"]
-        return RatioSLI(total=r["total"], errors=r.get("errors"), good=r.get("good"))
+        return RatioSLI(total=render(parse_selector(r["total"])), errors=_selector_text(r.get("errors")),
+                        good=_selector_text(r.get("good")))
     if "expr" in doc:
         e = doc["expr"]
-        return ExprSLI(total=e["total"], errors=e.get("errors"), good=e.get("good"))
+        return ExprSLI(total=strip_comments(e["total"]), errors=_expr_text(e.get("errors")),
+                       good=_expr_text(e.get("good")))
     lat = doc["latency"]
     return LatencySLI(metric=lat["metric"], threshold=lat["threshold"],
                       threshold_seconds=parse_duration(lat["threshold"]),
-                      selector=frozen_labels(lat.get("selector")))
+                      selector=_latency_matchers(lat.get("selector")))
+
+
+def _latency_matchers(selector: str | dict[str, str] | None) -> tuple[Matcher, ...]:
+    """Both spec forms as matchers: a mapping means equality, in key order; a string is parsed."""
+    if isinstance(selector, str):
+        return parse_matchers(selector)
+    return tuple(Matcher(k, "=", v) for k, v in sorted((selector or {}).items()))
+
+
+def _selector_text(text: str | None) -> str | None:
+    """A checked selector printed canonically: comments and layout of the spec text never reach a rule."""
+    return None if text is None else render(parse_selector(text))
+
+
+def _expr_text(text: str | None) -> str | None:
+    return None if text is None else strip_comments(text)
 
 
 def _override(d: dict[str, Any] | None) -> AlertOverride:

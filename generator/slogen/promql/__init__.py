@@ -1,7 +1,6 @@
-"""PromQL for slogen: the expression model and printer (`ast`), and checks of user PromQL (`selectors`).
+"""PromQL for slogen: the expression model and printer (`ast`), and checks of user PromQL (`check`).
 
-`from slogen.promql import quote, parse_selector, ...` keeps working: the public names of both
-modules are re-exported here.
+The public names of both modules are re-exported here (`from slogen.promql import quote, ...`).
 """
 
 from slogen.promql.ast import (
@@ -32,11 +31,18 @@ from slogen.promql.ast import (
     sum_,
     vector,
 )
-from slogen.promql.selectors import PromQLSyntaxError, lint_expression, parse_selector
+from slogen.promql.check import (
+    Parsed,
+    PromQLSyntaxError,
+    parse_expression,
+    parse_matchers,
+    parse_selector,
+    strip_comments,
+)
 
 __all__ = [
-    "Agg", "Binary", "Call", "Expr", "Matcher", "Number", "Paren", "PromQLSyntaxError", "Range", "Raw",
-    "Selector", "String", "Unary", "agg", "and_", "binary", "call", "clamp_min", "label_name_text",
-    "lint_expression", "number_text", "or_", "parse_selector", "quote", "rate", "render", "sel", "sum_",
-    "vector",
+    "Agg", "Binary", "Call", "Expr", "Matcher", "Number", "Paren", "Parsed", "PromQLSyntaxError", "Range",
+    "Raw", "Selector", "String", "Unary", "agg", "and_", "binary", "call", "clamp_min", "label_name_text",
+    "number_text", "or_", "parse_expression", "parse_matchers", "parse_selector", "quote", "rate", "render",
+    "sel", "strip_comments", "sum_", "vector",
 ]

@@ -176,7 +176,8 @@ class Selector(_Ops):
 class Range(_Ops):
     """`expr[range]` (a range-vector selector) or, with `subquery`/`step`, `expr[range:step]`.
 
-    Modifiers print after the brackets; a Selector's own offset/@ are hoisted there too.
+    Modifiers print after the brackets; a range selector's own Selector offset/@ are hoisted there
+    too (`x[5m] offset 1h`), a subquery's inner ones stay inside brackets (`(x offset 1h)[1d:1h]`).
     """
 
     expr: Expr
@@ -389,15 +390,17 @@ def _selector(node: Selector, with_modifiers: bool = True) -> str:
 def _range(node: Range) -> str:
     inner = node.expr
     at, offset = node.at, node.offset
-    if isinstance(inner, Selector) and (inner.at is not None or inner.offset is not None):
+    subquery = node.subquery or node.step is not None
+    modified = isinstance(inner, Selector) and (inner.at is not None or inner.offset is not None)
+    if modified and not subquery:
+        assert isinstance(inner, Selector)
         text = _selector(inner, with_modifiers=False)
         at = at if at is not None else inner.at
         offset = offset if offset is not None else inner.offset
     else:
         text = _text(inner)
-    subquery = node.subquery or node.step is not None
-    if subquery and _prec(inner) < _ATOM:
-        text = f"({text})"
+    if subquery and (modified or _prec(inner) < _ATOM):
+        text = f"({text})"  # a subquery of `x offset 5m` keeps the offset on the selector
     brackets = f"[{node.range}:{node.step or ''}]" if subquery else f"[{node.range}]"
     return text + brackets + _modifiers(at, offset)
 

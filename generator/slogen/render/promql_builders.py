@@ -12,7 +12,7 @@ from fractions import Fraction
 from slogen import conventions as c
 from slogen.durations import parse_duration
 from slogen.model import SLO, ExprSLI, LatencySLI, RatioSLI
-from slogen.promql import quote
+from slogen.promql import Matcher, quote
 
 WINDOW_PLACEHOLDER = "$window"
 
@@ -49,20 +49,18 @@ def _with_range(selector: str, window: str) -> str:
     return f"{selector}[{window}]"
 
 
-def _labels_text(labels: dict[str, str], extra: str = "") -> str:
-    parts = [f"{k}={quote(v)}" for k, v in labels.items()]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}"
+def _labels_text(matchers: tuple[Matcher, ...], extra: Matcher | None = None) -> str:
+    """`{m1,m2,...}` (braces even when empty, as the rules always printed it)."""
+    return "{" + ",".join(str(m) for m in (*matchers, *(() if extra is None else (extra,)))) + "}"
 
 
-def le_matcher(seconds: float) -> str:
+def le_matcher(seconds: float) -> Matcher:
     """Matcher for the bucket of a threshold in both Go (`le="2"`) and Python (`le="2.0"`) spelling."""
     text = repr(float(seconds))
     if text.endswith(".0"):
         whole = text[:-2]
-        return f"le=~{quote(whole + '|' + whole + chr(92) + '.0')}"
-    return f"le={quote(text)}"
+        return Matcher("le", "=~", f"{whole}|{whole}\\.0")
+    return Matcher("le", "=", text)
 
 
 def _substitute(expr: str, window: str) -> str:
@@ -75,7 +73,7 @@ def events_expr(slo: SLO, window: str) -> str:
     if isinstance(sli, RatioSLI):
         return f"sum(rate({_with_range(sli.total, window)}))"
     if isinstance(sli, LatencySLI):
-        sel = _labels_text(dict(sli.selector))
+        sel = _labels_text(sli.selector)
         return f"sum(rate({sli.metric}_count{sel}[{window}]))"
     assert isinstance(sli, ExprSLI)
     return f"sum({_substitute(sli.total, window)})"
@@ -84,7 +82,7 @@ def events_expr(slo: SLO, window: str) -> str:
 def _good_expr(slo: SLO, window: str) -> str | None:
     sli = slo.sli
     if isinstance(sli, LatencySLI):
-        sel = _labels_text(dict(sli.selector), le_matcher(sli.threshold_seconds))
+        sel = _labels_text(sli.selector, le_matcher(sli.threshold_seconds))
         return f"sum(rate({sli.metric}_bucket{sel}[{window}]))"
     if sli.good is None:
         return None
