@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from slogen import conventions, gcpause, speccache
+from slogen import conventions, gcpause, gotemplate, speccache
 from slogen.durations import parse_duration
 from slogen.errors import Problem, SpecError
 from slogen.model import (
@@ -158,6 +158,9 @@ def semantic_problems(located: Located) -> list[Problem]:
             sli = slo.get("sli")
             if isinstance(sli, dict):
                 _check_sli(sli, ("services", si, "slos", li, "sli"), at)
+            alerting = slo.get("alerting")
+            if isinstance(alerting, dict):
+                _check_templates(alerting, ("services", si, "slos", li, "alerting"), at)
     return out
 
 
@@ -200,6 +203,23 @@ def _check_sli(sli: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
     latency = sli.get("latency")
     if isinstance(latency, dict):
         _check_latency(latency, (*path, "latency"), at)
+
+
+def _check_templates(alerting: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
+    """Alert labels and annotations are Go templates: Prometheus refuses the rule file on an error."""
+    sections = [(alerting, path)] + [(alerting[k], (*path, k)) for k in ("page", "ticket")
+                                     if isinstance(alerting.get(k), dict)]
+    for section, where in sections:
+        for kind in ("labels", "annotations"):
+            values = section.get(kind)
+            if not isinstance(values, dict):
+                continue
+            for key, value in values.items():
+                if isinstance(value, str):
+                    try:
+                        gotemplate.check(value)
+                    except gotemplate.TemplateError as exc:
+                        at((*where, kind, key), f"template does not parse: {exc}")
 
 
 def _check_latency(latency: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:

@@ -31,15 +31,29 @@ _TYPES = {"ValueType.Vector": "instant vector", "ValueType.Matrix": "range vecto
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # the library reports through the exception, never on stderr
 _PROBE = "slogen_selector_probe"
+_EXPERIMENTAL_AGGREGATIONS = frozenset({"limitk", "limit_ratio"})
+# The functions of Prometheus 2.42 (checked with its promtool); later stable ones (histogram_avg,
+# histogram_stddev, ...) parse, with a validation note that older servers refuse them.
+PROMETHEUS_2_42_FUNCTIONS = frozenset({
+    "abs", "absent", "absent_over_time", "acos", "acosh", "asin", "asinh", "atan", "atanh", "avg_over_time", "ceil",
+    "changes", "clamp", "clamp_max", "clamp_min", "cos", "cosh", "count_over_time", "day_of_month", "day_of_week",
+    "day_of_year", "days_in_month", "deg", "delta", "deriv", "exp", "floor", "histogram_count",
+    "histogram_fraction", "histogram_quantile", "histogram_sum", "holt_winters", "hour", "idelta", "increase",
+    "irate", "label_join", "label_replace", "last_over_time", "ln", "log10", "log2", "max_over_time",
+    "min_over_time", "minute", "month", "pi", "predict_linear", "present_over_time", "quantile_over_time", "rad",
+    "rate", "resets", "round", "scalar", "sgn", "sin", "sinh", "sort", "sort_desc", "sqrt", "stddev_over_time",
+    "stdvar_over_time", "sum_over_time", "tan", "tanh", "time", "timestamp", "vector", "year"})
 
 
 @dataclass(frozen=True)
 class Parsed:
-    """A checked expression: its text without comments, its type, and its non-legacy names."""
+    """A checked expression: its text without comments, its type, its non-legacy names, and the
+    functions it calls that Prometheus 2.42 does not know."""
 
     text: str
     type: str  # "instant vector", "range vector", "scalar" or "string"
     utf8_names: tuple[str, ...]
+    new_functions: tuple[str, ...] = ()
 
 
 def strip_comments(text: str) -> str:
@@ -117,8 +131,10 @@ def _check_node(node: Any) -> None:
         for m in node.matchers.matchers:
             if _MATCH_OPS[str(m.op)] in ("=~", "!~"):
                 check_regex(m.value, m.name)
-    elif kind == "Call" and node.func.experimental:
-        raise PromQLSyntaxError(f"{node.func.name}() is experimental: Prometheus only knows it with "
+    elif (kind == "Call" and node.func.experimental) or (
+            kind == "AggregateExpr" and str(node.op) in _EXPERIMENTAL_AGGREGATIONS):
+        name = node.func.name if kind == "Call" else str(node.op)
+        raise PromQLSyntaxError(f"{name}() is experimental: Prometheus only knows it with "
                                 "--enable-feature=promql-experimental-functions")
 
 
@@ -189,7 +205,8 @@ def parse_expression(text: str, *, want: str | None = "instant vector") -> Parse
     if want is not None and kind != want:
         hint = " (drop the range, or wrap it in a function such as rate())" if kind == "range vector" else ""
         raise PromQLSyntaxError(f"expected an {want}, got a {kind}{hint}")
-    return Parsed(clean.strip(), kind, _utf8(_names(node)))
+    calls = {n.func.name for n in _walk(node) if type(n).__name__ == "Call"}
+    return Parsed(clean.strip(), kind, _utf8(_names(node)), tuple(sorted(calls - PROMETHEUS_2_42_FUNCTIONS)))
 
 
 def parse_selector(text: str) -> Selector:
