@@ -18,7 +18,7 @@ from typing import Any
 import promql_parser
 import re2
 
-from slogen.promql.ast import Matcher, Selector, is_legacy_label_name, is_legacy_metric_name
+from slogen.promql.ast import Matcher, Selector, is_legacy_label_name, is_legacy_metric_name, quote
 
 
 class PromQLSyntaxError(ValueError):
@@ -31,6 +31,7 @@ _TYPES = {"ValueType.Vector": "instant vector", "ValueType.Matrix": "range vecto
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # the library reports through the exception, never on stderr
 _PROBE = "slogen_selector_probe"
+_RE2_RULES = "Prometheus uses RE2: no lookaround, backreferences or possessive repetition, at most 1000 repeats"
 _EXPERIMENTAL_AGGREGATIONS = frozenset({"limitk", "limit_ratio"})
 # The functions of Prometheus 2.42 (checked with its promtool); later stable ones (histogram_avg,
 # histogram_stddev, ...) parse, with a validation note that older servers refuse them.
@@ -89,13 +90,36 @@ def _string_end(text: str, pos: int) -> int:
     return len(text)  # unterminated: the parser reports it
 
 
+def _raw_strings_quoted(text: str) -> str:
+    r"""`text` with backtick strings as double-quoted ones: promql_parser unescapes inside
+    backticks, where Prometheus takes every character literally (`5\d` is a valid regex there)."""
+    out: list[str] = []
+    pos = 0
+    while pos < len(text):
+        ch = text[pos]
+        if ch in "\"'`":
+            end = _string_end(text, pos)
+            literal = text[pos:end]
+            if ch == "`" and len(literal) >= 2 and literal.endswith("`"):
+                literal = quote(literal[1:-1])
+            out.append(literal)
+            pos = end
+        else:
+            out.append(ch)
+            pos += 1
+    return "".join(out)
+
+
 def _parse(text: str) -> Any:
     if not isinstance(text, str) or not text.strip():
         raise PromQLSyntaxError("empty expression")
     try:
-        node = promql_parser.parse(text)
+        node = promql_parser.parse(_raw_strings_quoted(text) if "`" in text else text)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise PromQLSyntaxError(str(exc).strip() or "invalid PromQL") from None
+        message = str(exc).strip() or "invalid PromQL"
+        if message.startswith("illegal regex"):
+            message += f" ({_RE2_RULES})"
+        raise PromQLSyntaxError(message) from None
     for child in _walk(node):
         _check_node(child)
     return node
@@ -141,13 +165,12 @@ def _check_node(node: Any) -> None:
 def check_regex(value: str, label: str) -> None:
     """Raise PromQLSyntaxError unless `value` is an RE2 regular expression (Prometheus' engine)."""
     if "\\C" in value.replace("\\\\", ""):
-        raise PromQLSyntaxError(f"invalid regular expression for {label!r}: \\C is not supported by Go")
+        raise PromQLSyntaxError(f"illegal regex for {label!r} ({_RE2_RULES}): \\C is not supported by Go")
     try:
         re2.compile(f"^(?:{value})$", _RE2_OPTIONS)
     except re2.error as exc:
         reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
-        raise PromQLSyntaxError(f"invalid regular expression for {label!r} (RE2 syntax: no lookaround, "
-                                f"backreferences or possessive repetition): {reason}") from None
+        raise PromQLSyntaxError(f"illegal regex for {label!r} ({_RE2_RULES}): {reason}") from None
 
 
 def value_type(node: Any) -> str:
@@ -183,11 +206,11 @@ def _names(node: Any) -> set[str]:
                 else:
                     out.add(m.name)
         elif kind == "AggregateExpr" and n.modifier is not None:
-            out.update(n.modifier.labels)
+            out.update(n.modifier.labels or ())
         elif kind == "BinaryExpr" and n.modifier is not None:
             if n.modifier.matching is not None:
-                out.update(n.modifier.matching.labels)
-            out.update(n.modifier.group_labels)
+                out.update(n.modifier.matching.labels or ())
+            out.update(n.modifier.group_labels or ())
     return out
 
 
