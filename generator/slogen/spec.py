@@ -79,6 +79,7 @@ def _validated(text: str, *, filename: str) -> tuple[Spec, dict[str, Any]]:
     problems = list(located.duplicates) + schema_problems(located) + semantic_problems(located)
     if problems:
         raise SpecError(filename, _unique(problems))
+    _canonical_promql(located.data)
     return build(located.data, source=os.path.basename(filename)), located.data
 
 
@@ -250,6 +251,25 @@ def _check_latency(latency: dict[str, Any], path: tuple[Any, ...], at: Any) -> N
             at((*path, "selector"), f"the selector must not match {name!r}: {what}")
 
 
+def _canonical_promql(doc: dict[str, Any]) -> None:
+    """Rewrite the user PromQL of a valid document as the rules take it: ratio selectors printed
+    canonically, comments dropped from `expr`. Done once here, so the cached document (speccache)
+    holds the final text and building from it parses nothing."""
+    for service in doc["services"]:
+        for slo in service["slos"]:
+            sli = slo["sli"]
+            if "ratio" in sli:
+                ratio = sli["ratio"]
+                for key in ("errors", "good", "total"):
+                    if key in ratio:
+                        ratio[key] = render(parse_selector(ratio[key]))
+            elif "expr" in sli:
+                expr = sli["expr"]
+                for key in ("errors", "good", "total"):
+                    if key in expr:
+                        expr[key] = strip_comments(expr[key])
+
+
 # ---------------------------------------------------------------- the model
 
 
@@ -311,12 +331,10 @@ def _build_slo(doc: dict[str, Any], service: str, labels: Any, default_window: s
 def _build_sli(doc: dict[str, Any]) -> RatioSLI | LatencySLI | ExprSLI:
     if "ratio" in doc:
         r = doc["ratio"]
-        return RatioSLI(total=render(parse_selector(r["total"])), errors=_selector_text(r.get("errors")),
-                        good=_selector_text(r.get("good")))
+        return RatioSLI(total=r["total"], errors=r.get("errors"), good=r.get("good"))
     if "expr" in doc:
         e = doc["expr"]
-        return ExprSLI(total=strip_comments(e["total"]), errors=_expr_text(e.get("errors")),
-                       good=_expr_text(e.get("good")))
+        return ExprSLI(total=e["total"], errors=e.get("errors"), good=e.get("good"))
     lat = doc["latency"]
     return LatencySLI(metric=lat["metric"], threshold=lat["threshold"],
                       threshold_seconds=parse_duration(lat["threshold"]),
@@ -328,15 +346,6 @@ def _latency_matchers(selector: str | dict[str, str] | None) -> tuple[Matcher, .
     if isinstance(selector, str):
         return parse_matchers(selector)
     return tuple(Matcher(k, "=", v) for k, v in sorted((selector or {}).items()))
-
-
-def _selector_text(text: str | None) -> str | None:
-    """A checked selector printed canonically: comments and layout of the spec text never reach a rule."""
-    return None if text is None else render(parse_selector(text))
-
-
-def _expr_text(text: str | None) -> str | None:
-    return None if text is None else strip_comments(text)
 
 
 def _override(d: dict[str, Any] | None) -> AlertOverride:

@@ -13,6 +13,7 @@ inside `sum(...)` would swallow the closing bracket.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import promql_parser
@@ -232,6 +233,7 @@ def parse_expression(text: str, *, want: str | None = "instant vector") -> Parse
     return Parsed(clean.strip(), kind, _utf8(_names(node)), tuple(sorted(calls - PROMETHEUS_2_42_FUNCTIONS)))
 
 
+@lru_cache(maxsize=1 << 16)  # validation and _canonical_promql parse each selector: once is enough
 def parse_selector(text: str) -> Selector:
     """A bare series selector (`metric{matchers}`) as a model Selector; anything else is an error."""
     node = _parse(strip_comments(text))
