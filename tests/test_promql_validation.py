@@ -35,8 +35,8 @@ def ratio(errors: str, total: str = "http_requests_total") -> str:
     return f"ratio:\n  errors: {errors}\n  total: {total}\n"
 
 
-def latency(selector: str) -> str:
-    return f"latency:\n  metric: http_request_duration_seconds\n  threshold: 300ms\n  selector: {selector}\n"
+def latency(selector: str, metric: str = "http_request_duration_seconds") -> str:
+    return f"latency:\n  metric: {metric}\n  threshold: 300ms\n  selector: {selector}\n"
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,9 @@ CASES: dict[str, Case] = {
     "utf-8 names in an expr": Case(errors_expr(
         "'sum by (\"http.status\") (rate({\"http.requests\", \"http.status\"=~\"5..\"}[$window]))'"), note="UTF-8"),
     "utf-8 label in a latency selector": Case(latency("'{\"k8s.namespace\"=\"prod\"}'"), note="UTF-8"),
+    "utf-8 latency metric": Case(latency("{job: a}", metric="'http.server.duration'"), note="UTF-8"),
+    "latency metric with a newline": Case(latency("{job: a}", metric='"lat\\n"'), reject="not a valid Prometheus metric",
+                                          path="latency.metric"),
     # ---- spec names and templates
     "alert template ok": Case(ratio("'x{code=~\"5..\"}'"), alerting=(
         "annotations:\n  summary: '{{ $labels.slo }} at {{ $value | humanizePercentage }}'\n"

@@ -50,7 +50,7 @@ def _promql_notes(slo: SLO) -> list[str]:
         out.append(f"{slo.service}/{slo.name}: calls {', '.join(f + '()' for f in sorted(functions))}, unknown to "
                    "Prometheus 2.42 and older: make sure your Prometheus has it")
     if isinstance(sli, LatencySLI):
-        names.update(selector_utf8_names(Selector(None, sli.selector)))
+        names.update(selector_utf8_names(Selector(sli.metric, sli.selector)))
         for m in sli.selector:
             if m.op == "=" and m.value.startswith(_OPERATOR_PREFIXES):
                 out.append(f"{slo.service}/{slo.name}: latency selector value {m.value!r} of {m.name!r} is matched "

@@ -17,6 +17,7 @@ from slogen import conventions as c
 from slogen.model import SLO, LatencySLI, Spec
 from slogen.promql import ast as e
 from slogen.render import grafana_sdk as g
+from slogen.render import promql_builders as q
 from slogen.render.artifact import Artifact
 from slogen.render.encode import json_text
 from slogen.windows import windows_for
@@ -194,7 +195,7 @@ def _latency(slos: tuple[SLO, ...]) -> g.Panel:
     for slo in latency:
         sli = slo.sli
         assert isinstance(sli, LatencySLI)
-        buckets = e.rate(e.Selector(f"{sli.metric}_bucket", sli.selector), "5m")
+        buckets = e.rate(q.latency_series(sli, "_bucket"), "5m")
         p95 = e.call("histogram_quantile", 0.95, e.sum_(buckets, by=("le",)))
         name = f"{slo.service}/{slo.name}"
         targets.append(f"{name} target {sli.threshold}")

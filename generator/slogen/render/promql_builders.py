@@ -12,7 +12,7 @@ from fractions import Fraction
 from slogen import conventions as c
 from slogen.durations import parse_duration
 from slogen.model import SLO, ExprSLI, LatencySLI, RatioSLI
-from slogen.promql import Matcher, quote
+from slogen.promql import Matcher, Selector, quote, rate, render, sum_
 
 WINDOW_PLACEHOLDER = "$window"
 
@@ -49,9 +49,9 @@ def _with_range(selector: str, window: str) -> str:
     return f"{selector}[{window}]"
 
 
-def _labels_text(matchers: tuple[Matcher, ...], extra: Matcher | None = None) -> str:
-    """`{m1,m2,...}` (braces even when empty, as the rules always printed it)."""
-    return "{" + ",".join(str(m) for m in (*matchers, *(() if extra is None else (extra,)))) + "}"
+def latency_series(sli: LatencySLI, suffix: str, *extra: Matcher) -> Selector:
+    """The histogram's `_count` or `_bucket` series with the SLI's matchers (and `extra`, e.g. `le`)."""
+    return Selector(sli.metric + suffix, (*sli.selector, *extra))
 
 
 def le_matcher(seconds: float) -> Matcher:
@@ -73,8 +73,7 @@ def events_expr(slo: SLO, window: str) -> str:
     if isinstance(sli, RatioSLI):
         return f"sum(rate({_with_range(sli.total, window)}))"
     if isinstance(sli, LatencySLI):
-        sel = _labels_text(sli.selector)
-        return f"sum(rate({sli.metric}_count{sel}[{window}]))"
+        return render(sum_(rate(latency_series(sli, "_count"), window)))
     assert isinstance(sli, ExprSLI)
     return f"sum({_substitute(sli.total, window)})"
 
@@ -82,8 +81,7 @@ def events_expr(slo: SLO, window: str) -> str:
 def _good_expr(slo: SLO, window: str) -> str | None:
     sli = slo.sli
     if isinstance(sli, LatencySLI):
-        sel = _labels_text(sli.selector, le_matcher(sli.threshold_seconds))
-        return f"sum(rate({sli.metric}_bucket{sel}[{window}]))"
+        return render(sum_(rate(latency_series(sli, "_bucket", le_matcher(sli.threshold_seconds)), window)))
     if sli.good is None:
         return None
     if isinstance(sli, RatioSLI):
