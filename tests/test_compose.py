@@ -205,7 +205,7 @@ def test_every_job_the_spec_selects_is_a_scrape_job(compose: dict[str, Any]) -> 
         if isinstance(slo.sli, RatioSLI):
             wanted |= set(re.findall(r'\bjob="([^"]+)"', slo.sli.total))
         elif isinstance(slo.sli, LatencySLI):
-            wanted.add(slo.sli.selector["job"])
+            wanted |= {m.value for m in slo.sli.selector if m.name == "job"}
     assert wanted == {"checkout", "search"}
     for job in wanted:
         (target,) = jobs[job]["static_configs"][0]["targets"]

@@ -217,7 +217,7 @@ def test_latency_panel_has_p95_and_threshold_per_latency_slo() -> None:
         assert isinstance(slo.sli, LatencySLI)
         assert p95["expr"].startswith(f"histogram_quantile(0.95, sum by (le) (rate({slo.sli.metric}_bucket{{")
         assert "[5m]" in p95["expr"] and f'service="{slo.service}",slo="{slo.name}"' in p95["expr"]
-        assert line["expr"].startswith(f"vector({slo.sli.threshold_seconds!r})")
+        assert line["expr"].startswith(f"vector({slo.sli.threshold_seconds:g}) and on() ")  # 2, not 2.0
 
 
 def test_runbook_links_come_from_the_spec() -> None:

@@ -171,7 +171,7 @@ def test_latency_sli_reads_bucket_and_count() -> None:
 @pytest.mark.parametrize(("seconds", "matcher"), [
     (2.0, 'le=~"2|2\\\\.0"'), (0.3, 'le="0.3"'), (0.25, 'le="0.25"'), (10.0, 'le=~"10|10\\\\.0"')])
 def test_le_matcher(seconds: float, matcher: str) -> None:
-    assert q.le_matcher(seconds) == matcher
+    assert str(q.le_matcher(seconds)) == matcher
 
 
 def test_expr_sli_substitutes_window_and_sums() -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from slogen.model import Spec
+from slogen.model import SLO, ExprSLI, LatencySLI, RatioSLI, Spec
+from slogen.promql import PromQLSyntaxError, Selector, parse_expression, parse_selector
+from slogen.promql.check import selector_utf8_names
 from slogen.windows import windows_for
+
+_OPERATOR_PREFIXES = ('=~"', '!~"', '!="', '="')
 
 
 def warnings(spec: Spec) -> list[str]:
     """Human-readable warnings, one per finding, in spec order."""
     out = []
     for slo in spec.slos:
+        out += _promql_notes(slo)
         for row in windows_for(slo.window):
             threshold = row.factor(slo.window) * slo.error_budget
             if threshold >= 1:
@@ -18,4 +23,40 @@ def warnings(spec: Spec) -> list[str]:
                     f"fire: burning {float(row.factor(slo.window)):g}x a {float(slo.error_budget):.3%} budget needs "
                     f"an error ratio of {float(threshold):.0%}; raise the objective or shorten the window"
                 )
+    return out
+
+
+def _promql_notes(slo: SLO) -> list[str]:
+    """UTF-8 names (Prometheus 3 only), functions newer than Prometheus 2.42, and latency selector
+    values that look like matchers."""
+    sli = slo.sli
+    names: set[str] = set()
+    functions: set[str] = set()
+    try:
+        if isinstance(sli, RatioSLI):
+            for text in (sli.total, sli.errors, sli.good):
+                if text is not None:
+                    names.update(selector_utf8_names(parse_selector(text)))
+        elif isinstance(sli, ExprSLI):
+            for text in (sli.total, sli.errors, sli.good):
+                if text is not None:
+                    parsed = parse_expression(text.replace("$window", "5m"), want=None)
+                    names.update(parsed.utf8_names)
+                    functions.update(parsed.new_functions)
+    except PromQLSyntaxError:
+        pass  # the spec was validated; nothing to add
+    out = []
+    if functions:
+        out.append(f"{slo.service}/{slo.name}: calls {', '.join(f + '()' for f in sorted(functions))}, unknown to "
+                   "Prometheus 2.42 and older: make sure your Prometheus has it")
+    if isinstance(sli, LatencySLI):
+        names.update(selector_utf8_names(Selector(sli.metric, sli.selector)))
+        for m in sli.selector:
+            if m.op == "=" and m.value.startswith(_OPERATOR_PREFIXES):
+                out.append(f"{slo.service}/{slo.name}: latency selector value {m.value!r} of {m.name!r} is matched "
+                           f"literally; for another matcher write the selector as a string, e.g. "
+                           f"'{{{m.name}{m.value}}}'")
+    if names:
+        out.append(f"{slo.service}/{slo.name}: uses UTF-8 metric or label names ({', '.join(sorted(names))}): "
+                   "Prometheus 2.x rejects them; they need Prometheus 3")
     return out

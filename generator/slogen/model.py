@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from types import MappingProxyType
 
+from slogen.promql.ast import Matcher
+
 Labels = Mapping[str, str]
 
 
@@ -22,7 +24,7 @@ def frozen_labels(items: Mapping[str, str] | None) -> Labels:
 
 @dataclass(frozen=True)
 class RatioSLI:
-    """Events from two counter selectors; exactly one of errors/good is set."""
+    """Events from two counter selectors (checked, printed canonically); exactly one of errors/good is set."""
 
     total: str
     errors: str | None = None
@@ -31,17 +33,21 @@ class RatioSLI:
 
 @dataclass(frozen=True)
 class LatencySLI:
-    """A classic histogram: requests slower than `threshold_seconds` are errors."""
+    """A classic histogram: requests slower than `threshold_seconds` are errors.
+
+    `selector` holds the parsed matchers (any of = != =~ !~) from either spec form; the `le`
+    matcher is slogen's own and never among them.
+    """
 
     metric: str
     threshold: str  # as written, e.g. "2s"
     threshold_seconds: float
-    selector: Labels = field(default_factory=lambda: frozen_labels(None))
+    selector: tuple[Matcher, ...] = ()
 
 
 @dataclass(frozen=True)
 class ExprSLI:
-    """Raw PromQL with a `$window` placeholder; exactly one of errors/good is set."""
+    """Checked PromQL (comments stripped) with a `$window` placeholder; exactly one of errors/good is set."""
 
     total: str
     errors: str | None = None

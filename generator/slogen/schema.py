@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,24 @@ def _validator() -> jsonschema.Draft202012Validator:
     # Compiled once per process: building the validator dominates small validations.
     import jsonschema
 
-    return jsonschema.Draft202012Validator(json.loads(schema_text()))
+    strict = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
+    return strict(json.loads(schema_text()))
+
+
+@cache
+def _anchored(pattern: str) -> re.Pattern[str]:
+    # JSON Schema patterns are ECMA-262, where `$` is the end of the string; in Python's `re` it
+    # also matches before a final newline, which let "name\n" through as a label name.
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Any:
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not _anchored(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
 def schema_problems(located: Located) -> list[Problem]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from slogen import conventions, gcpause, speccache
+from slogen import conventions, gcpause, gotemplate, speccache
 from slogen.durations import parse_duration
 from slogen.errors import Problem, SpecError
 from slogen.model import (
@@ -28,7 +28,15 @@ from slogen.model import (
     Spec,
     frozen_labels,
 )
-from slogen.promql import PromQLSyntaxError, lint_expression, parse_selector
+from slogen.promql import (
+    Matcher,
+    PromQLSyntaxError,
+    parse_expression,
+    parse_matchers,
+    parse_selector,
+    render,
+    strip_comments,
+)
 from slogen.schema import SPEC_VERSION, schema_problems
 from slogen.yamlpos import Located, json_path, load_located
 
@@ -71,6 +79,7 @@ def _validated(text: str, *, filename: str) -> tuple[Spec, dict[str, Any]]:
     problems = list(located.duplicates) + schema_problems(located) + semantic_problems(located)
     if problems:
         raise SpecError(filename, _unique(problems))
+    _canonical_promql(located.data)
     return build(located.data, source=os.path.basename(filename)), located.data
 
 
@@ -150,6 +159,9 @@ def semantic_problems(located: Located) -> list[Problem]:
             sli = slo.get("sli")
             if isinstance(sli, dict):
                 _check_sli(sli, ("services", si, "slos", li, "sli"), at)
+            alerting = slo.get("alerting")
+            if isinstance(alerting, dict):
+                _check_templates(alerting, ("services", si, "slos", li, "alerting"), at)
     return out
 
 
@@ -161,7 +173,7 @@ def _check_sli(sli: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
             value = ratio.get(key)
             if isinstance(value, str):
                 try:
-                    parsed[key] = str(parse_selector(value))
+                    parsed[key] = render(parse_selector(value))
                 except PromQLSyntaxError as exc:
                     at((*path, "ratio", key), f"selector does not parse: {exc}")
         for key in ("errors", "good"):
@@ -175,13 +187,15 @@ def _check_sli(sli: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
             value = expr.get(key)
             if not isinstance(value, str):
                 continue
-            texts[key] = " ".join(value.split())
-            if WINDOW_PLACEHOLDER not in value:
+            clean = strip_comments(value)
+            texts[key] = " ".join(clean.split())
+            if WINDOW_PLACEHOLDER not in clean:
                 at((*path, "expr", key), f"missing the {WINDOW_PLACEHOLDER} placeholder: write the range as "
                                          f"[{WINDOW_PLACEHOLDER}] so slogen can evaluate each alert window")
                 continue
             try:
-                lint_expression(value.replace(WINDOW_PLACEHOLDER, "5m"))
+                # 5m stands for every window slogen substitutes: all are plain durations.
+                parse_expression(clean.replace(WINDOW_PLACEHOLDER, "5m"))
             except PromQLSyntaxError as exc:
                 at((*path, "expr", key), f"PromQL does not parse: {exc}")
         for key in ("errors", "good"):
@@ -189,18 +203,71 @@ def _check_sli(sli: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
                 at((*path, "expr", key), f"'{key}' is the same expression as 'total'")
     latency = sli.get("latency")
     if isinstance(latency, dict):
-        threshold = latency.get("threshold")
-        if isinstance(threshold, str):  # other types: the schema reports them
-            try:
-                if parse_duration(threshold) <= 0:
-                    raise ValueError
-            except ValueError:
-                at((*path, "latency", "threshold"), f"threshold {threshold!r} is not a duration: write it "
-                                                    "with a unit, e.g. 300ms or 2s")
-        metric = latency.get("metric")
-        if isinstance(metric, str) and metric.endswith(("_bucket", "_count", "_sum")):
-            at((*path, "latency", "metric"), f"give the histogram's base name without the suffix: "
-                                             f"{metric.rsplit('_', 1)[0]!r}")
+        _check_latency(latency, (*path, "latency"), at)
+
+
+def _check_templates(alerting: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
+    """Alert labels and annotations are Go templates: Prometheus refuses the rule file on an error."""
+    sections = [(alerting, path)] + [(alerting[k], (*path, k)) for k in ("page", "ticket")
+                                     if isinstance(alerting.get(k), dict)]
+    for section, where in sections:
+        for kind in ("labels", "annotations"):
+            values = section.get(kind)
+            if not isinstance(values, dict):
+                continue
+            for key, value in values.items():
+                if isinstance(value, str):
+                    try:
+                        gotemplate.check(value)
+                    except gotemplate.TemplateError as exc:
+                        at((*where, kind, key), f"template does not parse: {exc}")
+
+
+def _check_latency(latency: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
+    threshold = latency.get("threshold")
+    if isinstance(threshold, str):  # other types: the schema reports them
+        try:
+            if parse_duration(threshold) <= 0:
+                raise ValueError
+        except ValueError:
+            at((*path, "threshold"), f"threshold {threshold!r} is not a duration: write it "
+                                     "with a unit, e.g. 300ms or 2s")
+    metric = latency.get("metric")
+    if isinstance(metric, str) and metric.endswith(("_bucket", "_count", "_sum")):
+        at((*path, "metric"), f"give the histogram's base name without the suffix: "
+                              f"{metric.rsplit('_', 1)[0]!r}")
+    selector = latency.get("selector")
+    names: list[str] = []
+    if isinstance(selector, str):
+        try:
+            names = [m.name for m in parse_matchers(selector)]
+        except PromQLSyntaxError as exc:
+            at((*path, "selector"), f"selector does not parse: {exc}")
+    elif isinstance(selector, dict):
+        names = [k for k in selector if isinstance(k, str)]
+    for name in names:
+        if name in ("le", "__name__"):
+            what = "the bucket matcher comes from 'threshold'" if name == "le" else "the name comes from 'metric'"
+            at((*path, "selector"), f"the selector must not match {name!r}: {what}")
+
+
+def _canonical_promql(doc: dict[str, Any]) -> None:
+    """Rewrite the user PromQL of a valid document as the rules take it: ratio selectors printed
+    canonically, comments dropped from `expr`. Done once here, so the cached document (speccache)
+    holds the final text and building from it parses nothing."""
+    for service in doc["services"]:
+        for slo in service["slos"]:
+            sli = slo["sli"]
+            if "ratio" in sli:
+                ratio = sli["ratio"]
+                for key in ("errors", "good", "total"):
+                    if key in ratio:
+                        ratio[key] = render(parse_selector(ratio[key]))
+            elif "expr" in sli:
+                expr = sli["expr"]
+                for key in ("errors", "good", "total"):
+                    if key in expr:
+                        expr[key] = strip_comments(expr[key])
 
 
 # ---------------------------------------------------------------- the model
@@ -271,7 +338,14 @@ def _build_sli(doc: dict[str, Any]) -> RatioSLI | LatencySLI | ExprSLI:
     lat = doc["latency"]
     return LatencySLI(metric=lat["metric"], threshold=lat["threshold"],
                       threshold_seconds=parse_duration(lat["threshold"]),
-                      selector=frozen_labels(lat.get("selector")))
+                      selector=_latency_matchers(lat.get("selector")))
+
+
+def _latency_matchers(selector: str | dict[str, str] | None) -> tuple[Matcher, ...]:
+    """Both spec forms as matchers: a mapping means equality, in key order; a string is parsed."""
+    if isinstance(selector, str):
+        return parse_matchers(selector)
+    return tuple(Matcher(k, "=", v) for k, v in sorted((selector or {}).items()))
 
 
 def _override(d: dict[str, Any] | None) -> AlertOverride:

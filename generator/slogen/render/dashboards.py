@@ -15,14 +15,17 @@ from fractions import Fraction
 
 from slogen import conventions as c
 from slogen.model import SLO, LatencySLI, Spec
-from slogen.promql import quote
+from slogen.promql import ast as e
 from slogen.render import grafana_sdk as g
+from slogen.render import promql_builders as q
 from slogen.render.artifact import Artifact
 from slogen.render.encode import json_text
 from slogen.windows import windows_for
 
-SEL = f'{{{c.LABEL_SERVICE}=~"${c.LABEL_SERVICE}",{c.LABEL_SLO}=~"${c.LABEL_SLO}"}}'
-BY_SLO = f"max by ({c.LABEL_SERVICE}, {c.LABEL_SLO})"
+# The dashboard's variables, as matchers every panel query carries.
+VARIABLE_MATCHERS = (e.Matcher(c.LABEL_SERVICE, "=~", f"${c.LABEL_SERVICE}"),
+                     e.Matcher(c.LABEL_SLO, "=~", f"${c.LABEL_SLO}"))
+BY_SLO = (c.LABEL_SERVICE, c.LABEL_SLO)
 LEGEND = f"{{{{{c.LABEL_SERVICE}}}}}/{{{{{c.LABEL_SLO}}}}}"
 STATE_COLORS = ("green", "yellow", "orange", "red", "dark-red")  # in conventions.STATES order
 
@@ -31,6 +34,20 @@ MAX_RUNBOOK_LINKS = 20  # more do not fit the top bar: then only per-service das
 
 TITLES = ("Error Budget Remaining", "Days Until Budget Exhaustion", "Error Budget Burn Rate",
           "SLO Compliance Overview", "SLO Compliance History", "Latency P95 vs SLO Target")
+
+
+def _series(name: str) -> e.Selector:
+    """A recorded series, filtered by the dashboard's `$service` and `$slo` variables."""
+    return e.Selector(name, VARIABLE_MATCHERS)
+
+
+def _percent(expr: e.Expr) -> str:
+    return e.render(expr * 100)
+
+
+def _availability(name: str) -> str:
+    """`(1 - ratio) * 100`: the SLI in percent from a recorded error ratio."""
+    return _percent(1 - _series(name))
 
 
 def _num(value: Fraction | float) -> float | int:
@@ -72,7 +89,7 @@ def _budget_gauge(spec: Spec) -> g.Panel:
         "Share of each SLO's error budget left in its period: 100 % untouched, 0 % spent, below 0 overspent. "
         f"Green above {spec.policy.caution:g} %, yellow above {spec.policy.warning:g} %, orange above "
         f"{spec.policy.freeze:g} % (deploy policy), red below.",
-        g.Grid(0, 0, 6, 8), (g.Query(f"{c.BUDGET_REMAINING}{SEL} * 100", LEGEND),),
+        g.Grid(0, 0, 6, 8), (g.Query(_percent(_series(c.BUDGET_REMAINING)), LEGEND),),
         g.FieldStyle(unit="percent", decimals=1, steps=_budget_steps(spec)), min=0, max=100)
 
 
@@ -82,7 +99,7 @@ def _days_gauge(spec: Spec) -> g.Panel:
         "gauge", TITLES[1],
         "Days until the error budget is spent if the last hour's burn rate continues. SLOs that are not "
         "burning budget have no value; an empty gauge (∞) means none is burning.",
-        g.Grid(6, 0, 6, 8), (g.Query(f"{c.DAYS_TO_EXHAUSTION}{SEL}", LEGEND),),
+        g.Grid(6, 0, 6, 8), (g.Query(e.render(_series(c.DAYS_TO_EXHAUSTION)), LEGEND),),
         g.FieldStyle(unit="d", decimals=1, steps=((None, "red"), (1, "orange"), (3, "yellow"), (7, "green"))),
         min=0, max=longest, no_value="∞ (not burning)")
 
@@ -94,30 +111,31 @@ def _burn_panel(slos: tuple[SLO, ...]) -> g.Panel:
         "timeseries", TITLES[2],
         "How fast each SLO spends its error budget over the last hour: 1 (yellow line) spends exactly the "
         f"budget over the period; the orange/red lines ({factors}) are the ticket/page alert factors.",
-        g.Grid(12, 0, 12, 8), (g.Query(f"{c.BURN_RATE_1H}{SEL}", LEGEND),),
+        g.Grid(12, 0, 12, 8), (g.Query(e.render(_series(c.BURN_RATE_1H)), LEGEND),),
         g.FieldStyle(unit="suffix:×", decimals=2, steps=steps), min=0, threshold_lines=True)
 
 
 # Grafana's schema allows no per-column unit, so units go into the column names; the state
 # becomes a `state` label (readable text) coloured by value mappings on those words.
 STATE_LABEL = "state"
-_COLUMNS = (  # (column, expression over the SLO's recorded series)
-    ("Objective (%)", f"{c.OBJECTIVE}{SEL} * 100"),
-    ("SLI over period (%)", f"(1 - {c.ERROR_RATIO_PERIOD}{SEL}) * 100"),
-    ("Budget remaining (%)", f"{c.BUDGET_REMAINING}{SEL} * 100"),
-    ("Burn rate 1h (×)", f"{c.BURN_RATE_1H}{SEL}"),
+_COLUMNS: tuple[tuple[str, e.Expr], ...] = (  # (column, expression over the SLO's recorded series)
+    ("Objective (%)", _series(c.OBJECTIVE) * 100),
+    ("SLI over period (%)", (1 - _series(c.ERROR_RATIO_PERIOD)) * 100),
+    ("Budget remaining (%)", _series(c.BUDGET_REMAINING) * 100),
+    ("Burn rate 1h (×)", _series(c.BURN_RATE_1H)),
 )
 
 
 def _state_text() -> str:
     """The state code as a `state` label: one `label_replace` per state, joined with `or`."""
-    code = f"{BY_SLO} ({c.STATE}{SEL})"
-    return " or ".join(f'label_replace({code} == {c.STATE_CODES[name]}, "{STATE_LABEL}", "{name}", "", "")'
-                       for name in c.STATES)
+    code = e.agg("max", _series(c.STATE), by=BY_SLO)
+    return e.render(e.or_(*(e.call("label_replace", e.binary("==", code, c.STATE_CODES[name]), e.String(STATE_LABEL),
+                                   e.String(name), e.String(""), e.String(""))
+                            for name in c.STATES)))
 
 
 def _table(spec: Spec, slos: tuple[SLO, ...]) -> g.Panel:
-    queries = (*(g.Query(f"{BY_SLO} ({expr})", instant=True) for _, expr in _COLUMNS),
+    queries = (*(g.Query(e.render(e.agg("max", expr, by=BY_SLO)), instant=True) for _, expr in _COLUMNS),
                g.Query(_state_text(), instant=True))
     names = {f"Value #{g.ref_id(i)}": name for i, (name, _) in enumerate(_COLUMNS)}
     columns = (c.LABEL_SERVICE, c.LABEL_SLO, *names, STATE_LABEL)
@@ -148,17 +166,17 @@ def _history(slos: tuple[SLO, ...]) -> g.Panel:
         f"Availability (1 − error ratio) over a rolling 7 days and over each SLO's period ({periods}), against "
         "the objective (dashed). A line below its objective means the SLO is breached over that window.",
         g.Grid(0, 17, 12, 8),
-        (g.Query(f"(1 - {c.error_ratio('7d')}{SEL}) * 100", f"{LEGEND} 7d"),
-         g.Query(f"(1 - {c.ERROR_RATIO_PERIOD}{SEL}) * 100", f"{LEGEND} period"),
-         g.Query(f"{c.OBJECTIVE}{SEL} * 100", f"{LEGEND} objective")),
+        (g.Query(_availability(c.error_ratio("7d")), f"{LEGEND} 7d"),
+         g.Query(_availability(c.ERROR_RATIO_PERIOD), f"{LEGEND} period"),
+         g.Query(_percent(_series(c.OBJECTIVE)), f"{LEGEND} objective")),
         g.FieldStyle(unit="percent", decimals=3),
         overrides=(g.Override(g.FieldStyle(dashed=True), ref="C"),))
 
 
-def _identity(slo: SLO) -> str:
+def _identity(slo: SLO) -> e.Selector:
     """Matches the SLO's info series when the dashboard's variables select it (else nothing)."""
-    return (f"{c.SLO_INFO}{{{c.LABEL_SERVICE}={quote(slo.service)},{c.LABEL_SLO}={quote(slo.name)},"
-            f"{SEL[1:-1]}}}")
+    own = (e.Matcher(c.LABEL_SERVICE, "=", slo.service), e.Matcher(c.LABEL_SLO, "=", slo.name))
+    return e.Selector(c.SLO_INFO, own + VARIABLE_MATCHERS)
 
 
 def _latency(slos: tuple[SLO, ...]) -> g.Panel:
@@ -177,12 +195,13 @@ def _latency(slos: tuple[SLO, ...]) -> g.Panel:
     for slo in latency:
         sli = slo.sli
         assert isinstance(sli, LatencySLI)
-        selector = ",".join(f"{k}={quote(v)}" for k, v in sli.selector.items())
-        p95 = f"histogram_quantile(0.95, sum by (le) (rate({sli.metric}_bucket{{{selector}}}[5m])))"
+        buckets = e.rate(q.latency_series(sli, "_bucket"), "5m")
+        p95 = e.call("histogram_quantile", 0.95, e.sum_(buckets, by=("le",)))
         name = f"{slo.service}/{slo.name}"
         targets.append(f"{name} target {sli.threshold}")
-        queries += [g.Query(f"{p95} and on() {_identity(slo)}", f"{name} p95"),
-                    g.Query(f"vector({sli.threshold_seconds!r}) and on() {_identity(slo)}", targets[-1])]
+        queries += [g.Query(e.render(e.binary("and", p95, _identity(slo), on=())), f"{name} p95"),
+                    g.Query(e.render(e.binary("and", e.vector(sli.threshold_seconds), _identity(slo), on=())),
+                            targets[-1])]
     return g.Panel(
         "timeseries", TITLES[5], explain, g.Grid(12, 17, 12, 8), tuple(queries),
         g.FieldStyle(unit="s", decimals=3), min=0, no_value="no latency SLO",

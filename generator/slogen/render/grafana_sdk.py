@@ -12,6 +12,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from slogen.promql import ast as e
+
 # The SDK warns at import that it prefers the v2 dashboard model; slogen builds v1 on purpose.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -238,10 +240,17 @@ def _variables(v: Variables) -> list[cogbuilder.Builder[dm.VariableModel]]:
     if v.fixed_service is not None:
         out.append(db.ConstantVariable(v.service_label).value(v.fixed_service))
     else:
-        out.append(_label_variable(v.service_label, "Service", f"label_values({v.info_metric}, {v.service_label})"))
-    slo_query = f'label_values({v.info_metric}{{{v.service_label}=~"${v.service_label}"}}, {v.slo_label})'
+        services = _label_values(e.Selector(v.info_metric), v.service_label)
+        out.append(_label_variable(v.service_label, "Service", services))
+    chosen = e.Selector(v.info_metric, (e.Matcher(v.service_label, "=~", f"${v.service_label}"),))
+    slo_query = _label_values(chosen, v.slo_label)
     out.append(_label_variable(v.slo_label, "SLO", slo_query))
     return out
+
+
+def _label_values(selector: e.Selector, label: str) -> str:
+    """Grafana's `label_values(<selector>, <label>)` variable query; the selector is PromQL."""
+    return f"label_values({e.render(selector)}, {e.label_name_text(label)})"
 
 
 def _label_variable(name: str, label: str, query: str) -> db.QueryVariable:

@@ -12,7 +12,7 @@ from fractions import Fraction
 from slogen import conventions as c
 from slogen.durations import parse_duration
 from slogen.model import SLO, ExprSLI, LatencySLI, RatioSLI
-from slogen.promql import quote
+from slogen.promql import Matcher, Selector, quote, rate, render, sum_
 
 WINDOW_PLACEHOLDER = "$window"
 
@@ -49,20 +49,18 @@ def _with_range(selector: str, window: str) -> str:
     return f"{selector}[{window}]"
 
 
-def _labels_text(labels: dict[str, str], extra: str = "") -> str:
-    parts = [f"{k}={quote(v)}" for k, v in labels.items()]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}"
+def latency_series(sli: LatencySLI, suffix: str, *extra: Matcher) -> Selector:
+    """The histogram's `_count` or `_bucket` series with the SLI's matchers (and `extra`, e.g. `le`)."""
+    return Selector(sli.metric + suffix, (*sli.selector, *extra))
 
 
-def le_matcher(seconds: float) -> str:
+def le_matcher(seconds: float) -> Matcher:
     """Matcher for the bucket of a threshold in both Go (`le="2"`) and Python (`le="2.0"`) spelling."""
     text = repr(float(seconds))
     if text.endswith(".0"):
         whole = text[:-2]
-        return f"le=~{quote(whole + '|' + whole + chr(92) + '.0')}"
-    return f"le={quote(text)}"
+        return Matcher("le", "=~", f"{whole}|{whole}\\.0")
+    return Matcher("le", "=", text)
 
 
 def _substitute(expr: str, window: str) -> str:
@@ -75,8 +73,7 @@ def events_expr(slo: SLO, window: str) -> str:
     if isinstance(sli, RatioSLI):
         return f"sum(rate({_with_range(sli.total, window)}))"
     if isinstance(sli, LatencySLI):
-        sel = _labels_text(dict(sli.selector))
-        return f"sum(rate({sli.metric}_count{sel}[{window}]))"
+        return render(sum_(rate(latency_series(sli, "_count"), window)))
     assert isinstance(sli, ExprSLI)
     return f"sum({_substitute(sli.total, window)})"
 
@@ -84,8 +81,7 @@ def events_expr(slo: SLO, window: str) -> str:
 def _good_expr(slo: SLO, window: str) -> str | None:
     sli = slo.sli
     if isinstance(sli, LatencySLI):
-        sel = _labels_text(dict(sli.selector), le_matcher(sli.threshold_seconds))
-        return f"sum(rate({sli.metric}_bucket{sel}[{window}]))"
+        return render(sum_(rate(latency_series(sli, "_bucket", le_matcher(sli.threshold_seconds)), window)))
     if sli.good is None:
         return None
     if isinstance(sli, RatioSLI):

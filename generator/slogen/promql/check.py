@@ -1,0 +1,287 @@
+"""Checks of user PromQL with a faithful parser: what `slogen validate` accepts, Prometheus loads.
+
+Parsing is `promql_parser` (a binding of a Rust implementation of Prometheus' grammar, with its
+function table and type checks); on top of it, what that parser is more lenient about than
+Prometheus: regular expressions are compiled with RE2 itself (`google-re2`: no lookaround, no
+backreferences, no possessive repetition, repetition counts up to 1000), `or` inside a selector
+(a MetricsQL extension) and experimental functions (Prometheus needs a feature flag) are rejected.
+
+User text enters the generated rules without comments (`strip_comments`): a trailing `# note`
+inside `sum(...)` would swallow the closing bracket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import promql_parser
+import re2
+
+from slogen.promql.ast import Matcher, Selector, is_legacy_label_name, is_legacy_metric_name, quote
+
+
+class PromQLSyntaxError(ValueError):
+    """A selector or expression that Prometheus would reject; the message says why."""
+
+
+_MATCH_OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
+_TYPES = {"ValueType.Vector": "instant vector", "ValueType.Matrix": "range vector",
+          "ValueType.Scalar": "scalar", "ValueType.String": "string"}
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the library reports through the exception, never on stderr
+_PROBE = "slogen_selector_probe"
+_RE2_RULES = "Prometheus uses RE2: no lookaround, backreferences or possessive repetition, at most 1000 repeats"
+_EXPERIMENTAL_AGGREGATIONS = frozenset({"limitk", "limit_ratio"})
+# The functions of Prometheus 2.42 (checked with its promtool); later stable ones (histogram_avg,
+# histogram_stddev, ...) parse, with a validation note that older servers refuse them.
+PROMETHEUS_2_42_FUNCTIONS = frozenset({
+    "abs", "absent", "absent_over_time", "acos", "acosh", "asin", "asinh", "atan", "atanh", "avg_over_time", "ceil",
+    "changes", "clamp", "clamp_max", "clamp_min", "cos", "cosh", "count_over_time", "day_of_month", "day_of_week",
+    "day_of_year", "days_in_month", "deg", "delta", "deriv", "exp", "floor", "histogram_count",
+    "histogram_fraction", "histogram_quantile", "histogram_sum", "holt_winters", "hour", "idelta", "increase",
+    "irate", "label_join", "label_replace", "last_over_time", "ln", "log10", "log2", "max_over_time",
+    "min_over_time", "minute", "month", "pi", "predict_linear", "present_over_time", "quantile_over_time", "rad",
+    "rate", "resets", "round", "scalar", "sgn", "sin", "sinh", "sort", "sort_desc", "sqrt", "stddev_over_time",
+    "stdvar_over_time", "sum_over_time", "tan", "tanh", "time", "timestamp", "vector", "year"})
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A checked expression: its text without comments, its type, its non-legacy names, and the
+    functions it calls that Prometheus 2.42 does not know."""
+
+    text: str
+    type: str  # "instant vector", "range vector", "scalar" or "string"
+    utf8_names: tuple[str, ...]
+    new_functions: tuple[str, ...] = ()
+
+
+def strip_comments(text: str) -> str:
+    """`text` without PromQL comments (`#` to the end of the line, outside strings)."""
+    out: list[str] = []
+    pos = 0
+    while pos < len(text):
+        ch = text[pos]
+        if ch in "\"'`":
+            end = _string_end(text, pos)
+            out.append(text[pos:end])
+            pos = end
+        elif ch == "#":
+            newline = text.find("\n", pos)
+            pos = len(text) if newline < 0 else newline
+        else:
+            out.append(ch)
+            pos += 1
+    return "".join(out)
+
+
+def _string_end(text: str, pos: int) -> int:
+    quote_char = text[pos]
+    i = pos + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and quote_char != "`":
+            i += 2
+            continue
+        if ch == quote_char:
+            return i + 1
+        i += 1
+    return len(text)  # unterminated: the parser reports it
+
+
+def _raw_strings_quoted(text: str) -> str:
+    r"""`text` with backtick strings as double-quoted ones: promql_parser unescapes inside
+    backticks, where Prometheus takes every character literally (`5\d` is a valid regex there)."""
+    out: list[str] = []
+    pos = 0
+    while pos < len(text):
+        ch = text[pos]
+        if ch in "\"'`":
+            end = _string_end(text, pos)
+            literal = text[pos:end]
+            if ch == "`" and len(literal) >= 2 and literal.endswith("`"):
+                literal = quote(literal[1:-1])
+            out.append(literal)
+            pos = end
+        else:
+            out.append(ch)
+            pos += 1
+    return "".join(out)
+
+
+def _parse(text: str) -> Any:
+    if not isinstance(text, str) or not text.strip():
+        raise PromQLSyntaxError("empty expression")
+    try:
+        node = promql_parser.parse(_raw_strings_quoted(text) if "`" in text else text)
+    except (ValueError, TypeError, OverflowError) as exc:
+        message = str(exc).strip() or "invalid PromQL"
+        if message.startswith("illegal regex"):
+            message += f" ({_RE2_RULES})"
+        raise PromQLSyntaxError(message) from None
+    for child in _walk(node):
+        _check_node(child)
+    return node
+
+
+def _walk(node: Any) -> list[Any]:
+    out = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        out.append(n)
+        kind = type(n).__name__
+        if kind in ("ParenExpr", "UnaryExpr", "SubqueryExpr"):
+            stack.append(n.expr)
+        elif kind == "BinaryExpr":
+            stack += [n.lhs, n.rhs]
+        elif kind == "AggregateExpr":
+            stack.append(n.expr)
+            if n.param is not None:
+                stack.append(n.param)
+        elif kind == "Call":
+            stack += list(n.args)
+        elif kind == "MatrixSelector":
+            stack.append(n.vector_selector)
+    return out
+
+
+def _check_node(node: Any) -> None:
+    kind = type(node).__name__
+    if kind == "VectorSelector":
+        if node.matchers.or_matchers:
+            raise PromQLSyntaxError("'or' inside a selector is not PromQL (it is a MetricsQL extension)")
+        for m in node.matchers.matchers:
+            if _MATCH_OPS[str(m.op)] in ("=~", "!~"):
+                check_regex(m.value, m.name)
+    elif (kind == "Call" and node.func.experimental) or (
+            kind == "AggregateExpr" and str(node.op) in _EXPERIMENTAL_AGGREGATIONS):
+        name = node.func.name if kind == "Call" else str(node.op)
+        raise PromQLSyntaxError(f"{name}() is experimental: Prometheus only knows it with "
+                                "--enable-feature=promql-experimental-functions")
+
+
+def check_regex(value: str, label: str) -> None:
+    """Raise PromQLSyntaxError unless `value` is an RE2 regular expression (Prometheus' engine)."""
+    if "\\C" in value.replace("\\\\", ""):
+        raise PromQLSyntaxError(f"illegal regex for {label!r} ({_RE2_RULES}): \\C is not supported by Go")
+    try:
+        re2.compile(f"^(?:{value})$", _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise PromQLSyntaxError(f"illegal regex for {label!r} ({_RE2_RULES}): {reason}") from None
+
+
+def value_type(node: Any) -> str:
+    """The PromQL type of a promql_parser node."""
+    kind = type(node).__name__
+    if kind in ("ParenExpr", "UnaryExpr"):
+        return value_type(node.expr)
+    if kind == "NumberLiteral":
+        return "scalar"
+    if kind == "StringLiteral":
+        return "string"
+    if kind in ("MatrixSelector", "SubqueryExpr"):
+        return "range vector"
+    if kind == "Call":
+        return _TYPES[str(node.func.return_type)]
+    if kind == "BinaryExpr":
+        scalar = value_type(node.lhs) == "scalar" and value_type(node.rhs) == "scalar"
+        return "scalar" if scalar else "instant vector"
+    return "instant vector"  # selectors and aggregations
+
+
+def _names(node: Any) -> set[str]:
+    """Every metric and label name the expression mentions."""
+    out: set[str] = set()
+    for n in _walk(node):
+        kind = type(n).__name__
+        if kind == "VectorSelector":
+            if n.name is not None:
+                out.add("\x00" + n.name)  # marked: metric names have their own legacy rule
+            for m in n.matchers.matchers:
+                if m.name == "__name__":
+                    out.add("\x00" + m.value)
+                else:
+                    out.add(m.name)
+        elif kind == "AggregateExpr" and n.modifier is not None:
+            out.update(n.modifier.labels or ())
+        elif kind == "BinaryExpr" and n.modifier is not None:
+            if n.modifier.matching is not None:
+                out.update(n.modifier.matching.labels or ())
+            out.update(n.modifier.group_labels or ())
+    return out
+
+
+def _utf8(names: set[str]) -> tuple[str, ...]:
+    odd = [n[1:] if n.startswith("\x00") else n for n in names
+           if not (is_legacy_metric_name(n[1:]) if n.startswith("\x00") else is_legacy_label_name(n))]
+    return tuple(sorted(odd))
+
+
+def parse_expression(text: str, *, want: str | None = "instant vector") -> Parsed:
+    """Check a whole expression (after `$window` substitution) and that it is of type `want`."""
+    clean = strip_comments(text)
+    node = _parse(clean)
+    kind = value_type(node)
+    if want is not None and kind != want:
+        hint = " (drop the range, or wrap it in a function such as rate())" if kind == "range vector" else ""
+        raise PromQLSyntaxError(f"expected an {want}, got a {kind}{hint}")
+    calls = {n.func.name for n in _walk(node) if type(n).__name__ == "Call"}
+    return Parsed(clean.strip(), kind, _utf8(_names(node)), tuple(sorted(calls - PROMETHEUS_2_42_FUNCTIONS)))
+
+
+@lru_cache(maxsize=1 << 16)  # validation and _canonical_promql parse each selector: once is enough
+def parse_selector(text: str) -> Selector:
+    """A bare series selector (`metric{matchers}`) as a model Selector; anything else is an error."""
+    node = _parse(strip_comments(text))
+    if type(node).__name__ != "VectorSelector":
+        raise PromQLSyntaxError(f"expected a bare series selector, got {_describe(node)}: slogen adds rate() "
+                                "and sum() itself")
+    if node.offset is not None or node.at is not None:
+        raise PromQLSyntaxError("give the selector without offset or @: slogen evaluates it at each window")
+    metric = node.name
+    matchers: list[Matcher] = []
+    for m in node.matchers.matchers:
+        op = _MATCH_OPS[str(m.op)]
+        if m.name == "__name__" and op == "=" and (metric is None or metric == m.value):
+            metric = m.value
+            continue
+        matchers.append(Matcher(m.name, op, m.value))
+    return Selector(metric, tuple(matchers))
+
+
+def parse_matchers(text: str) -> tuple[Matcher, ...]:
+    """The matchers of a `{...}` selector without a metric name (latency SLIs' string form)."""
+    body = strip_comments(text).strip()
+    if not body.startswith("{") or not body.endswith("}"):
+        raise PromQLSyntaxError("write the selector in braces, e.g. '{job=\"api\",code!~\"5..\"}' "
+                                "(the metric name goes in 'metric')")
+    if not body[1:-1].strip():
+        return ()
+    try:
+        selector = parse_selector(_PROBE + body)
+    except PromQLSyntaxError as exc:
+        if "metric name" in str(exc):
+            raise PromQLSyntaxError("the metric name goes in 'metric', not in the selector") from None
+        raise
+    if selector.metric != _PROBE:
+        raise PromQLSyntaxError("the metric name goes in 'metric', not in the selector")
+    return selector.matchers
+
+
+def selector_utf8_names(selector: Selector) -> tuple[str, ...]:
+    """The metric and label names of `selector` that Prometheus 2.x cannot read."""
+    names = {m.name for m in selector.matchers}
+    if selector.metric is not None:
+        names.add("\x00" + selector.metric)
+    return _utf8(names)
+
+
+def _describe(node: Any) -> str:
+    kind = type(node).__name__
+    return {"Call": f"a call of {getattr(getattr(node, 'func', None), 'name', '?')}()",
+            "AggregateExpr": "an aggregation", "BinaryExpr": "an operator expression",
+            "MatrixSelector": "a range selector", "SubqueryExpr": "a subquery"}.get(kind, f"a {value_type(node)}")
