@@ -23,7 +23,8 @@ from typing import Any
 from slogen import __version__
 
 # The modules whose code decides whether a document is valid and what it means.
-_VALIDATORS = ("spec.py", "schema.py", "promql.py", "yamlpos.py", "durations.py", "model.py",
+_VALIDATORS = ("spec.py", "schema.py", "promql/ast.py", "promql/check.py", "gotemplate.py", "lint.py",
+               "yamlpos.py", "durations.py", "model.py",
                "data/slos.schema.json")
 
 
