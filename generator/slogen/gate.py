@@ -10,7 +10,6 @@ import json
 import math
 import os
 import socket
-import tempfile
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from slogen import conventions as c
+from slogen import safefile
 from slogen.budget import STATE_ORDER, SLOBudget, Snapshot
 from slogen.errors import UndecidedError
 
@@ -169,10 +169,10 @@ def append_audit(path: str | os.PathLike[str], record: Mapping[str, Any], timeou
     line = json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"
     target = Path(path)
     try:
-        with filelock.FileLock(str(target) + ".lock", timeout=timeout), open(target, "a", encoding="utf-8") as out:
-            out.write(line)  # one write of the whole line, under the lock: lines never interleave
-            out.flush()
-            os.fsync(out.fileno())
+        with filelock.FileLock(str(target) + ".lock", timeout=timeout):
+            safefile.append(target, line, what="the audit log")  # one write, under the lock: never interleaved
+    except safefile.UnsafePathError as exc:
+        raise AuditError(f"override refused: {exc}") from None
     except filelock.Timeout:
         raise AuditError(f"override refused: the audit log {target} stayed locked for {timeout:g}s") from None
     except OSError as exc:
@@ -254,13 +254,5 @@ def rate(value: float | None) -> str:
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write `text` to `path` via a temp file and rename, so readers never see half a file."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write `text` to `path` via a temp file and rename, so readers never see half a file (never via a link)."""
+    safefile.atomic_write(path, text, parents=False)

@@ -108,7 +108,7 @@ def measure(spec: Spec, slos: Sequence[SLO], client: PrometheusClient, start: fl
         Row(b.name, b.objective, b.remaining, a.remaining, n.remaining, a.state, n.state)
         for b, a, n in zip(before.slos, after.slos, current.slos, strict=True)
     )
-    return Impact(start, end, now, client.base_url, rows)
+    return Impact(start, end, now, client.shown_url, rows)
 
 
 def _stamp(unix: float) -> str:

@@ -12,11 +12,12 @@ from typing import Any
 
 import click
 
-from slogen import budget
+from slogen import budget, safefile
 from slogen import conventions as c
 from slogen import gate as policy
 from slogen import spec as spec_loader
 from slogen.cli.common import handle_errors, spec_option
+from slogen.cli.notices import retry_notice
 from slogen.cli.table import colour_enabled, rule_for, table
 from slogen.errors import SlogenError, SpecError, UndecidedError
 from slogen.model import Spec
@@ -70,7 +71,7 @@ def _remote_options(func: Any) -> Any:
 def _snapshot(spec: Spec, service: str | None, slo: str | None, url: str, timeout: float,
               when: float | None) -> budget.Snapshot:
     slos = budget.select(spec, service, slo)
-    with PrometheusClient(url, timeout=timeout) as client:
+    with PrometheusClient(url, timeout=timeout, on_retry=retry_notice) as client:
         snapshot = budget.fetch(slos, spec.policy, client, when if when is not None else time.time(),
                                 service=service, slo=slo)
     for warning in snapshot.warnings:
@@ -186,9 +187,10 @@ def _summary(snapshot: budget.Snapshot, code: int, override: str | None, dashboa
         return
     text = policy.step_summary(snapshot, code, override, dashboard or "", error=error)
     try:
-        with open(path, "a", encoding="utf-8") as out:
-            out.write(text)
-    except OSError as exc:  # the summary is a courtesy; the exit code is the decision
+        safefile.append(path, text, what="GITHUB_STEP_SUMMARY")
+    except safefile.UnsafePathError as exc:  # the summary is a courtesy; the exit code is the decision
+        click.echo(f"warning: not written: {exc}", err=True)
+    except OSError as exc:
         click.echo(f"warning: cannot write GITHUB_STEP_SUMMARY {path}: {exc.strerror or exc}", err=True)
 
 
