@@ -94,10 +94,21 @@ def _render(snapshot: budget.Snapshot, colour: bool) -> str:
     text = table(HEADERS, rows, right=RIGHT, styles=[COLOURS[b.state] for b in snapshot.slos], colour=colour,
                  rule=rule_for(sys.stdout))
     parts = [f"Error budgets as of {policy.rfc3339(snapshot.time)}  (worst: {snapshot.state})", text]
-    if snapshot.unknown:
-        note = f"no data for {policy.names(snapshot.unknown)} (are the rendered rules loaded in this Prometheus?)"
+    for note in _unknown_notes(snapshot):
         parts.append(click.style(note, fg="magenta") if colour else note)
     return "\n".join(parts) + "\n"
+
+
+def _unknown_notes(snapshot: budget.Snapshot) -> list[str]:
+    """Why SLOs are UNKNOWN: no data, or an answer that cannot be a real budget (never trusted)."""
+    notes = [f"implausible answer from Prometheus for {b.name}: {b.implausible}; not trusted"
+             for b in snapshot.implausible[:10]]
+    if len(snapshot.implausible) > 10:
+        notes.append(f"... and {len(snapshot.implausible) - 10} more implausible answers")
+    missing = tuple(b for b in snapshot.unknown if not b.implausible)
+    if missing:
+        notes.append(f"no data for {policy.names(missing)} (are the rendered rules loaded in this Prometheus?)")
+    return notes
 
 
 @click.command()
@@ -255,8 +266,13 @@ def _gate(spec_path: str, service: str | None, slo_name: str | None, when: float
         _write_json(json_file, policy.gate_document(snapshot, code, override))
     _summary(snapshot, code, override, dashboard)
     if state == c.UNKNOWN:
-        click.echo(f"error: no data in Prometheus for {policy.names(snapshot.unknown)}: cannot decide (are the "
-                   "rendered rules loaded, and is the SLI's total series scraped?)", err=True)
+        for b in snapshot.implausible[:10]:
+            click.echo(f"error: implausible answer from Prometheus for {b.name}: {b.implausible}: cannot decide",
+                       err=True)
+        missing = tuple(b for b in snapshot.unknown if not b.implausible)
+        if missing:
+            click.echo(f"error: no data in Prometheus for {policy.names(missing)}: cannot decide (are the "
+                       "rendered rules loaded, and is the SLI's total series scraped?)", err=True)
     sys.exit(code)
 
 
