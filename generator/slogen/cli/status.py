@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -37,10 +38,10 @@ class TimeParam(click.ParamType[float]):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         if isinstance(value, int | float):
-            return float(value)
+            return self._finite(float(value), param, ctx)
         text = str(value).strip()
         try:
-            return float(text)
+            return self._finite(float(text), param, ctx)
         except ValueError:
             pass
         try:
@@ -50,6 +51,12 @@ class TimeParam(click.ParamType[float]):
         if moment.tzinfo is None:
             self.fail(f"{text!r} has no time zone; add Z or an offset such as +02:00", param, ctx)
         return moment.timestamp()
+
+    def _finite(self, unix: float, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        # float() accepts nan, inf and 1_000; only plain finite seconds within datetime's range are times.
+        if not math.isfinite(unix) or not -62135596800 <= unix <= 253402300799:
+            self.fail(f"{unix!r} is not a time: give unix seconds (finite) or RFC 3339", param, ctx)
+        return unix
 
 
 def _remote_options(func: Any) -> Any:
