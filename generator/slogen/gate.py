@@ -20,6 +20,7 @@ from slogen import conventions as c
 from slogen import safefile
 from slogen.budget import STATE_ORDER, SLOBudget, Snapshot
 from slogen.errors import UndecidedError
+from slogen.textsafe import md, md_url
 
 POLICY = {
     "NORMAL": "Deploy freely.",
@@ -180,33 +181,46 @@ def append_audit(path: str | os.PathLike[str], record: Mapping[str, Any], timeou
                          f"{exc.strerror or exc}") from None
 
 
+SUMMARY_MAX_BYTES = 512 * 1024  # GitHub caps a step's summary at 1 MiB; leave room for the rest of the job
+ERROR_MAX = 2000  # characters of an error (a server's text) in the summary
+
+
 def step_summary(snapshot: Snapshot, exit_code: int, override: str | None, dashboard: str,
                  error: str | None = None) -> str:
-    """Markdown for $GITHUB_STEP_SUMMARY: state, budget, days left, what is allowed now, the dashboard."""
+    """Markdown for $GITHUB_STEP_SUMMARY: state, budget, days left, what is allowed now, the dashboard.
+
+    Every text from the spec or a server is escaped (textsafe.md) and bounded; the whole stays under
+    SUMMARY_MAX_BYTES.
+    """
     state = c.UNKNOWN if error else snapshot.state
     deciding = snapshot.deciding
     verdict = "allowed" if exit_code == 0 else "blocked"
     lines = [f"## Deploy gate: {state} ({verdict})", ""]
     if deciding is not None:
-        lines += [f"- **Budget remaining:** {percent(deciding.remaining)} ({deciding.name})",
+        lines += [f"- **Budget remaining:** {percent(deciding.remaining)} ({md(deciding.name)})",
                   f"- **Days to exhaustion:** {days_left(deciding)}"]
     lines.append(f"- **Allowed now:** {POLICY[state]}")
     if error:
-        lines.append(f"- **Could not decide:** {error}")
+        lines.append(f"- **Could not decide:** {md(error, ERROR_MAX)}")
     if override:
         lines.append(f"- **Override:** `{override}` was used; the deploy proceeds and was audited.")
     lines += ["", "| service | SLO | objective | budget remaining | burn rate 1h | days left | state |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
     shown, note = listed(snapshot)
     for b in shown:
-        lines.append(f"| {b.service} | {b.slo} | {b.objective * 100:g}% / {b.window} | {percent(b.remaining)} | "
-                     f"{rate(b.burn_rate_1h)} | {days_left(b)} | {b.state} |")
+        lines.append(f"| {md(b.service, 100)} | {md(b.slo, 100)} | {b.objective * 100:g}% / {md(b.window, 20)} | "
+                     f"{percent(b.remaining)} | {rate(b.burn_rate_1h)} | {days_left(b)} | {b.state} |")
     if note:
-        lines += ["", note]
-    if dashboard:
-        lines += ["", f"[Error budget dashboard]({dashboard})"]
+        lines += ["", note]  # slogen's own text (counts and names of states)
+    link = md_url(dashboard) if dashboard else None
+    if link:
+        lines += ["", f"[Error budget dashboard]({link})"]
     lines.append("")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    while len(text.encode("utf-8")) > SUMMARY_MAX_BYTES and len(lines) > 4:
+        lines = [*lines[: len(lines) * 3 // 4], "", "_(summary cut to stay under GitHub's size limit)_", ""]
+        text = "\n".join(lines) + "\n"
+    return text
 
 
 def listed(snapshot: Snapshot, limit: int = LIST_LIMIT) -> tuple[tuple[SLOBudget, ...], str | None]:

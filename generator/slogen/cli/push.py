@@ -23,6 +23,7 @@ from slogen.prometheus import PrometheusClient
 from slogen.push import CREATE, DELETE, PAST, UNCHANGED, UPDATE, Action, Dashboard, compare, dashboards, prunable
 from slogen.render import render as render_bundle
 from slogen.rules_handoff import handoff
+from slogen.textsafe import oneline
 from slogen.writer import spec_key
 
 T = TypeVar("T")
@@ -67,7 +68,8 @@ def run_all(func: Callable[[T], R], items: list[T], workers: int) -> list[R | Gr
 
 def _line(prefix: str, action: Action, url: str, extra: str = "") -> str:
     note = f" ({action.note})" if action.note else ""
-    return f"{prefix:<16}{action.uid}  \"{action.title}\"{note}{extra}  {dashboard_url(url, action.uid)}"
+    title = oneline(action.title, 200)  # spec text: one line, never a workflow command
+    return f"{prefix:<16}{action.uid}  \"{title}\"{note}{extra}  {dashboard_url(url, action.uid)}"
 
 
 def push_grafana(client: Client, spec_source: str, folder_uid: str, folder_title: str, rendered: list[Dashboard],
