@@ -51,8 +51,21 @@ class AuditError(UndecidedError):
     """The override could not be recorded, so it is refused."""
 
 
+AUDIT_REFUSED = "Blocked: the override could not be recorded in the audit log, so it was refused."
+
+
+TRUE_VALUES = ("1", "true", "yes", "on")  # an override variable counts as set only with one of these
+FALSE_VALUES = ("", "0", "false", "no", "off")  # ... and as unset with one of these; anything else: warned about
+
+
 def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+    return (value or "").strip().lower() in TRUE_VALUES
+
+
+def unrecognised_overrides(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(variable, value) of override variables whose value is neither true nor false: ignored, worth a warning."""
+    return [(var, env[var]) for var in OVERRIDES.values()
+            if var in env and env[var].strip().lower() not in (*TRUE_VALUES, *FALSE_VALUES)]
 
 
 def override_for(state: str, env: Mapping[str, str]) -> str | None:

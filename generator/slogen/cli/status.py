@@ -23,6 +23,7 @@ from slogen.cli.table import colour_enabled, rule_for, table
 from slogen.errors import SlogenError, SpecError, UndecidedError
 from slogen.model import Spec
 from slogen.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL, PrometheusClient
+from slogen.textsafe import oneline
 
 COLOURS: dict[str, dict[str, Any]] = {
     "NORMAL": {"fg": "green"}, "CAUTION": {"fg": "yellow"}, "WARNING": {"fg": 208},  # 208: orange (256 colours)
@@ -179,7 +180,7 @@ class GateCommand(click.Command):
 
 
 def _undecided(message: str, at: float, json_file: str | None, summary_dashboard: str | None,
-               snapshot: budget.Snapshot | None = None) -> UndecidedError:
+               snapshot: budget.Snapshot | None = None, verdict: str | None = None) -> UndecidedError:
     read = snapshot or budget.Snapshot(at, ())
     code = policy.EXIT_CODES[c.UNKNOWN]
     if json_file:
@@ -188,7 +189,7 @@ def _undecided(message: str, at: float, json_file: str | None, summary_dashboard
         except UndecidedError as exc:
             click.echo(f"error: {exc}", err=True)
     _summary(read, code, None, summary_dashboard, error=message)
-    return UndecidedError(f"{message}\ngate: UNKNOWN: {policy.POLICY[c.UNKNOWN]}")
+    return UndecidedError(f"{message}\ngate: UNKNOWN: {verdict or policy.POLICY[c.UNKNOWN]}")
 
 
 def _write_json(path: str, document: dict[str, Any]) -> None:
@@ -254,6 +255,10 @@ def _gate(spec_path: str, service: str | None, slo_name: str | None, when: float
         raise _undecided(str(exc), at, json_file, dashboard) from None
     state = snapshot.state
     code = policy.EXIT_CODES[state]
+    for var, value in policy.unrecognised_overrides(env):
+        click.echo(f"warning: {var}={oneline(value, 40)!r} is ignored: it is neither true "
+                   f"({', '.join(policy.TRUE_VALUES)}) nor false ({', '.join(v for v in policy.FALSE_VALUES if v)}, "
+                   "or empty)", err=True)
     override = policy.override_for(state, env)
     for var in policy.ignored_overrides(state, env):
         click.echo(f"warning: {var} is set but only overrides {_state_of(var)}; the state is {state}", err=True)
@@ -262,7 +267,7 @@ def _gate(spec_path: str, service: str | None, slo_name: str | None, when: float
             policy.append_audit(audit_log, policy.audit_record(snapshot, override, env))
         except policy.AuditError as exc:
             _report(snapshot, policy.EXIT_CODES[c.UNKNOWN])
-            raise _undecided(str(exc), at, json_file, dashboard, snapshot) from None
+            raise _undecided(str(exc), at, json_file, dashboard, snapshot, verdict=policy.AUDIT_REFUSED) from None
         code = 0
     _report(snapshot, code)
     if override:
