@@ -3,6 +3,7 @@ keys beside a merge key and absurd thresholds are clear errors with documented e
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -95,3 +96,14 @@ def test_status_time_nan_is_a_usage_error(tmp_path: Path, when: str) -> None:
     assert "is not a time" in result.output
     gate = CliRunner().invoke(main, ["gate", "-f", str(spec), "--time", when, "--prometheus-url", "http://127.0.0.1:1"])
     assert gate.exit_code == 99  # the gate's usage errors never read as a state
+
+
+@pytest.mark.parametrize("annotation", ["{{", "}} x", "{{ nosuchfunc }}", "{{ $value | printf }}"])
+def test_an_alert_template_prometheus_would_reject_is_a_validation_error(tmp_path: Path, annotation: str) -> None:
+    # Found by tests/test_fuzz_promtool.py: `{{` passed validate, then promtool refused the rule file.
+    text = MINIMAL + f"        alerting:\n          annotations: {{runbook: {json.dumps(annotation)}}}\n"
+    result = validate(spec_file(tmp_path, text))
+    assert result.exit_code == 1, result.output
+    assert "$.services[0].slos[0].alerting.annotations.runbook" in result.output and "template" in result.output
+    fine = MINIMAL + '        alerting:\n          annotations: {runbook: "{{ $labels.service }}: {{ $value | humanize }}"}\n'
+    assert validate(spec_file(tmp_path, fine)).exit_code == 0
