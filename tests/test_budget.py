@@ -175,13 +175,24 @@ def test_nan_budget_is_unknown_and_deciding_slo_is_the_worst() -> None:
     assert nan.slos[2].state == c.UNKNOWN and nan.slos[2].remaining is None
 
 
-def test_conflicting_duplicates_take_the_lowest_budget_and_warn() -> None:
+def test_duplicate_series_are_implausible_whatever_their_values() -> None:
     spec = loads(SPEC)
-    client = FakeClient([_s(c.BUDGET_REMAINING, "checkout", "availability", 0.9),
-                         _s(c.BUDGET_REMAINING, "checkout", "availability", 0.1)])
-    snap = budget.fetch(spec.slos[:1], spec.policy, client, 0.0)  # type: ignore[arg-type]
-    assert snap.slos[0].state == "FREEZE"
-    assert any("several" in w for w in snap.warnings)
+    for second in (0.1, 0.9, math.nan):  # one series per SLO: a second one is never trusted (issue 14)
+        client = FakeClient([_s(c.BUDGET_REMAINING, "checkout", "availability", 0.9),
+                             _s(c.BUDGET_REMAINING, "checkout", "availability", second)])
+        slo = budget.fetch(spec.slos[:1], spec.policy, client, 0.0).slos[0]  # type: ignore[arg-type]
+        assert slo.state == c.UNKNOWN and "several" in slo.implausible
+
+
+def test_budget_above_one_or_negative_burn_is_implausible() -> None:
+    spec = loads(SPEC)
+    for samples in ([_s(c.BUDGET_REMAINING, "checkout", "availability", 1.5)],
+                    [_s(c.BUDGET_REMAINING, "checkout", "availability", 0.5),
+                     _s(c.BURN_RATE_1H, "checkout", "availability", -2.0)]):
+        slo = budget.fetch(spec.slos[:1], spec.policy, FakeClient(samples), 0.0).slos[0]  # type: ignore[arg-type]
+        assert slo.state == c.UNKNOWN and slo.implausible
+    exact = FakeClient([_s(c.BUDGET_REMAINING, "checkout", "availability", 1.0)])
+    assert budget.fetch(spec.slos[:1], spec.policy, exact, 0.0).slos[0].state == "NORMAL"  # type: ignore[arg-type]
 
 
 def test_infinite_budgets_have_no_sli_and_minus_infinity_is_exhausted() -> None:

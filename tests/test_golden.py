@@ -8,6 +8,7 @@ A change to any generator shows up here as a plain diff. To accept a change, run
 from __future__ import annotations
 
 import difflib
+import json
 import shutil
 from pathlib import Path
 
@@ -54,7 +55,10 @@ def test_cli_render_writes_the_golden_tree(tmp_path: Path) -> None:
     spec_file = SPECS / "full.yaml"
     result = CliRunner().invoke(main, ["render", "-f", str(spec_file), "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert _tree(tmp_path) == _tree(GOLDEN / "full")
+    tree = _tree(tmp_path)
+    manifest = json.loads(tree.pop(".slogen-manifest.json"))  # what this spec wrote: exactly the golden files
+    assert tree == _tree(GOLDEN / "full")
+    assert list(manifest["specs"].values()) == [sorted(tree)]
 
 
 def test_render_is_deterministic() -> None:

@@ -301,7 +301,7 @@ def test_slow_server_times_out(grafana: Standin) -> None:
     result = push(grafana, "--timeout", "0.3", "--retries", "1", spec=MINIMAL)
     assert result.exit_code == 3
     assert one_line_error(result) == (f'error: dashboard error-budget-slo ("Error Budget & SLO Tracking"): cannot '
-                                      f'reach Grafana at {grafana.url}: timed out')
+                                      f'reach Grafana at {grafana.url}: timed out: no complete answer within 0.3s')
     assert len(grafana.requests("GET", "/api/dashboards/uid/")) == 2  # one try + one retry
     assert grafana.requests("POST", "/api/dashboards/db") == []
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
+from slogen import __version__, speccache
 from slogen import spec as spec_module
 from slogen.errors import SpecError
 from slogen.spec import load
@@ -70,3 +75,41 @@ def test_no_cache_and_unwritable_cache(tmp_path: Path, cache_dir: Path, monkeypa
     monkeypatch.delenv("SLOGEN_NO_CACHE")
     cache_dir.write_text("a file where the directory should be")
     assert load(str(path)).slos  # works, just uncached
+
+
+def test_a_planted_or_edited_entry_is_a_miss(tmp_path: Path, cache_dir: Path) -> None:
+    path = _copy_spec(tmp_path)
+    expected = load(str(path))
+    (entry,) = cache_dir.glob("spec-*.json")
+    mac, _, text = entry.read_text().partition("\n")
+    doc = json.loads(text)
+    doc["policy"] = {"caution": 3, "warning": 2, "freeze": 1}  # would turn EXHAUSTED... into a pass
+    doc["services"][0]["name"] = "../../escape"  # would render outside -o
+    forged = json.dumps(doc, separators=(",", ":"))
+    for planted in (f"{mac}\n{forged}", forged, f"{'0' * 64}\n{forged}"):
+        entry.write_text(planted)
+        os.chmod(entry, 0o600)
+        assert load(str(path)) == expected
+
+
+def test_entries_are_private_and_a_shared_directory_disables_the_cache(tmp_path: Path, cache_dir: Path) -> None:
+    path = _copy_spec(tmp_path)
+    load(str(path))
+    assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in cache_dir.iterdir()} == {0o600}
+    for p in cache_dir.iterdir():
+        p.unlink()
+    os.chmod(cache_dir, 0o777)  # anyone could plant entries here: never read, never written
+    load(str(path))
+    assert list(cache_dir.iterdir()) == []
+
+
+def test_the_key_covers_every_module_of_the_package() -> None:
+    package = Path(speccache.__file__).resolve().parent
+    names = {p.relative_to(package).as_posix() for p in package.rglob("*.py") if "__pycache__" not in p.parts}
+    assert {"budget.py", "spec.py", "yamlpos.py", "promql.py", "render/rules.py", "cli/status.py"} <= names
+    digest = hashlib.sha256(__version__.encode())
+    for p in sorted(q for q in package.rglob("*") if q.is_file() and q.suffix in (".py", ".json", ".md")
+                    and "__pycache__" not in q.parts):
+        digest.update(p.relative_to(package).as_posix().encode() + b"\0" + p.read_bytes())
+    assert speccache._fingerprint() == digest.digest()

@@ -205,11 +205,16 @@ def run_gate_step(workflow: dict[str, Any], tmp_path: Path, code: int, writes_su
     outputs, summary = tmp_path / "out", tmp_path / "summary.md"
     outputs.write_text("")
     summary.write_text("")
-    env = {"PATH": f"{fake_bin}:{os.environ['PATH']}", "GITHUB_OUTPUT": str(outputs),
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir(exist_ok=True)
+    (work / "gate-summary.md").symlink_to("/etc/passwd")  # planted by a pull request: never read
+    env = {"PATH": f"{fake_bin}:{os.environ['PATH']}", "GITHUB_OUTPUT": str(outputs), "RUNNER_TEMP": str(runner_temp),
            "GITHUB_STEP_SUMMARY": str(summary), "CALLED": str(tmp_path / "called")}
     # GitHub runs `run:` steps with `bash -e {0}`.
     done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=work, env=env, capture_output=True, text=True,
                           timeout=30)
+    (work / "gate-summary.md").unlink()
+    assert "root:" not in summary.read_text()
     parsed = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
     return done, parsed, summary.read_text()
 
@@ -256,7 +261,7 @@ def test_comment_script_creates_then_updates_one_comment(workflow: dict[str, Any
     step = next(s for s in workflow["jobs"]["gate"]["steps"] if s.get("uses", "").startswith("actions/github-script"))
     script = step["with"]["script"].replace("${{ steps.gate.outputs.exit_code }}", "2")
     assert "${{" not in script
-    (tmp_path / "gate-summary.md").write_text("## Deploy gate: FREEZE (blocked)\n")
+    (tmp_path / "slogen-gate-summary.md").write_text("## Deploy gate: FREEZE (blocked)\n")
     harness = """
 const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
 const calls = [];
@@ -276,7 +281,8 @@ new AsyncFunction('github', 'context', 'core', 'require', process.env.SCRIPT)(gi
     results = []
     for existing in ([], [{"id": 5, "body": "<!-- slogen-gate -->\nold"}, {"id": 6, "body": "lgtm"}]):
         done = subprocess.run(["node", "-e", harness], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                              env={"PATH": os.environ["PATH"], "SCRIPT": script, "EXISTING": json.dumps(existing)})
+                              env={"PATH": os.environ["PATH"], "SCRIPT": script, "EXISTING": json.dumps(existing),
+                                   "RUNNER_TEMP": str(tmp_path)})
         assert done.returncode == 0, done.stderr
         results.append(json.loads(done.stdout))
     created, updated = results[0][-1], results[1][-1]

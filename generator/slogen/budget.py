@@ -33,6 +33,7 @@ from slogen.prometheus import PrometheusClient
 STATE_ORDER = (*c.STATES, c.UNKNOWN)  # best first; UNKNOWN is worst: the gate cannot decide
 _RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
 _PERCENT_DIGITS = 9
+_SLACK = 1e-9  # float noise above R = 1 (an untouched budget) is still 1
 T = TypeVar("T")
 
 # The series `fetch` reads, by role. Names come from the conventions module only. The period's
@@ -101,6 +102,7 @@ class SLOBudget:
     burn_rate_1h: float | None
     days_to_exhaustion: float | None
     state: str
+    implausible: str = ""  # why Prometheus' answer for this SLO was not trusted (then state is UNKNOWN)
 
     @property
     def sli(self) -> float | None:
@@ -138,8 +140,13 @@ class Snapshot:
 
     @property
     def unknown(self) -> tuple[SLOBudget, ...]:
-        """SLOs without data."""
+        """SLOs without data, or whose answer was implausible."""
         return tuple(b for b in self.slos if b.state == c.UNKNOWN)
+
+    @property
+    def implausible(self) -> tuple[SLOBudget, ...]:
+        """SLOs whose answer was not trusted (see SLOBudget.implausible)."""
+        return tuple(b for b in self.slos if b.implausible)
 
 
 def select(spec: Spec, service: str | None = None, slo: str | None = None) -> tuple[SLO, ...]:
@@ -177,26 +184,37 @@ def fetch(slos: Sequence[SLO], policy: Policy, client: PrometheusClient, at: flo
     result = client.query(budget_query(service, slo), at=at)
     role_of = {name: role for role, name in SERIES.items()}
     values: dict[tuple[str, str], dict[str, float]] = {}
-    warnings = list(result.warnings)
+    doubts: dict[tuple[str, str], str] = {}
     for sample in result.samples:
         key = (sample.labels.get(c.LABEL_SERVICE, ""), sample.labels.get(c.LABEL_SLO, ""))
         role = role_of.get(sample.labels.get("__name__", ""))
         if role is None:
             continue
         seen = values.setdefault(key, {})
-        if role in seen and not _same(seen[role], sample.value):
-            warnings.append(f"{key[0]}/{key[1]}: several {SERIES[role]} series with different values "
-                            "(is a rule file loaded twice?); using the lowest budget")
-            seen[role] = min(seen[role], sample.value) if role == "remaining" else max(seen[role], sample.value)
-        else:
-            seen[role] = sample.value
-    return Snapshot(at, tuple(budget_of(s, values.get((s.service, s.name), {}), policy) for s in slos),
-                    tuple(warnings))
+        if role in seen:  # one series per SLO: two mean a rule file loaded twice, or a forged answer
+            doubts[key] = f"several {SERIES[role]} series (is a rule file loaded twice?)"
+        seen[role] = sample.value
+    return Snapshot(at, tuple(budget_of(s, values.get((s.service, s.name), {}), policy,
+                                        doubts.get((s.service, s.name), "")) for s in slos),
+                    tuple(result.warnings))
 
 
-def budget_of(slo: SLO, values: dict[str, float], policy: Policy) -> SLOBudget:
-    """One SLO's budget from its recorded values by role (`remaining`, `burn_1h`)."""
-    state = state_for(values.get("remaining"), policy)
+def doubt(values: dict[str, float]) -> str:
+    """Why these recorded values cannot be a real budget ("" when they can)."""
+    remaining, burn = values.get("remaining"), values.get("burn_1h")
+    if remaining is not None and math.isnan(remaining) and "burn_1h" in values:
+        return "budget remaining is NaN"
+    if remaining is not None and remaining > 1 + _SLACK:
+        return f"budget remaining {remaining:g} is above 1 (100 %), which no budget can be"
+    if burn is not None and burn < 0:
+        return f"burn rate {burn:g} is not a rate"
+    return ""
+
+
+def budget_of(slo: SLO, values: dict[str, float], policy: Policy, implausible: str = "") -> SLOBudget:
+    """One SLO's budget from its recorded values by role (`remaining`, `burn_1h`); UNKNOWN when implausible."""
+    implausible = implausible or doubt(values)
+    state = c.UNKNOWN if implausible else state_for(values.get("remaining"), policy)
     # Known: a finite R, or −Inf (EXHAUSTED); NaN, +Inf and absent are UNKNOWN (state_for).
     remaining = None if state == c.UNKNOWN else values["remaining"]
     burn = _finite_or(values.get("burn_1h"), None)
@@ -206,7 +224,7 @@ def budget_of(slo: SLO, values: dict[str, float], policy: Policy) -> SLOBudget:
         error_ratio=None if remaining is None else _finite_or((1 - remaining) * error_budget, None),
         remaining=remaining, burn_rate_1h=burn,
         days_to_exhaustion=days_to_exhaustion(remaining, slo.window_days, burn),
-        state=state,
+        state=state, implausible=implausible,
     )
 
 
@@ -222,10 +240,6 @@ def _worst_first(b: SLOBudget) -> tuple[int, float]:
 
 def _finite_or(value: float | None, default: T) -> float | T:
     return value if value is not None and math.isfinite(value) else default
-
-
-def _same(a: float, b: float) -> bool:
-    return a == b or (math.isnan(a) and math.isnan(b))
 
 
 def _escape(value: str) -> str:

@@ -10,7 +10,6 @@ import json
 import math
 import os
 import socket
-import tempfile
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -18,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from slogen import conventions as c
+from slogen import safefile
 from slogen.budget import STATE_ORDER, SLOBudget, Snapshot
 from slogen.errors import UndecidedError
+from slogen.textsafe import md, md_url
 
 POLICY = {
     "NORMAL": "Deploy freely.",
@@ -50,8 +51,21 @@ class AuditError(UndecidedError):
     """The override could not be recorded, so it is refused."""
 
 
+AUDIT_REFUSED = "Blocked: the override could not be recorded in the audit log, so it was refused."
+
+
+TRUE_VALUES = ("1", "true", "yes", "on")  # an override variable counts as set only with one of these
+FALSE_VALUES = ("", "0", "false", "no", "off")  # ... and as unset with one of these; anything else: warned about
+
+
 def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+    return (value or "").strip().lower() in TRUE_VALUES
+
+
+def unrecognised_overrides(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(variable, value) of override variables whose value is neither true nor false: ignored, worth a warning."""
+    return [(var, env[var]) for var in OVERRIDES.values()
+            if var in env and env[var].strip().lower() not in (*TRUE_VALUES, *FALSE_VALUES)]
 
 
 def override_for(state: str, env: Mapping[str, str]) -> str | None:
@@ -169,10 +183,10 @@ def append_audit(path: str | os.PathLike[str], record: Mapping[str, Any], timeou
     line = json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"
     target = Path(path)
     try:
-        with filelock.FileLock(str(target) + ".lock", timeout=timeout), open(target, "a", encoding="utf-8") as out:
-            out.write(line)  # one write of the whole line, under the lock: lines never interleave
-            out.flush()
-            os.fsync(out.fileno())
+        with filelock.FileLock(str(target) + ".lock", timeout=timeout):
+            safefile.append(target, line, what="the audit log")  # one write, under the lock: never interleaved
+    except safefile.UnsafePathError as exc:
+        raise AuditError(f"override refused: {exc}") from None
     except filelock.Timeout:
         raise AuditError(f"override refused: the audit log {target} stayed locked for {timeout:g}s") from None
     except OSError as exc:
@@ -180,33 +194,46 @@ def append_audit(path: str | os.PathLike[str], record: Mapping[str, Any], timeou
                          f"{exc.strerror or exc}") from None
 
 
+SUMMARY_MAX_BYTES = 512 * 1024  # GitHub caps a step's summary at 1 MiB; leave room for the rest of the job
+ERROR_MAX = 2000  # characters of an error (a server's text) in the summary
+
+
 def step_summary(snapshot: Snapshot, exit_code: int, override: str | None, dashboard: str,
                  error: str | None = None) -> str:
-    """Markdown for $GITHUB_STEP_SUMMARY: state, budget, days left, what is allowed now, the dashboard."""
+    """Markdown for $GITHUB_STEP_SUMMARY: state, budget, days left, what is allowed now, the dashboard.
+
+    Every text from the spec or a server is escaped (textsafe.md) and bounded; the whole stays under
+    SUMMARY_MAX_BYTES.
+    """
     state = c.UNKNOWN if error else snapshot.state
     deciding = snapshot.deciding
     verdict = "allowed" if exit_code == 0 else "blocked"
     lines = [f"## Deploy gate: {state} ({verdict})", ""]
     if deciding is not None:
-        lines += [f"- **Budget remaining:** {percent(deciding.remaining)} ({deciding.name})",
+        lines += [f"- **Budget remaining:** {percent(deciding.remaining)} ({md(deciding.name)})",
                   f"- **Days to exhaustion:** {days_left(deciding)}"]
     lines.append(f"- **Allowed now:** {POLICY[state]}")
     if error:
-        lines.append(f"- **Could not decide:** {error}")
+        lines.append(f"- **Could not decide:** {md(error, ERROR_MAX)}")
     if override:
         lines.append(f"- **Override:** `{override}` was used; the deploy proceeds and was audited.")
     lines += ["", "| service | SLO | objective | budget remaining | burn rate 1h | days left | state |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
     shown, note = listed(snapshot)
     for b in shown:
-        lines.append(f"| {b.service} | {b.slo} | {b.objective * 100:g}% / {b.window} | {percent(b.remaining)} | "
-                     f"{rate(b.burn_rate_1h)} | {days_left(b)} | {b.state} |")
+        lines.append(f"| {md(b.service, 100)} | {md(b.slo, 100)} | {b.objective * 100:g}% / {md(b.window, 20)} | "
+                     f"{percent(b.remaining)} | {rate(b.burn_rate_1h)} | {days_left(b)} | {b.state} |")
     if note:
-        lines += ["", note]
-    if dashboard:
-        lines += ["", f"[Error budget dashboard]({dashboard})"]
+        lines += ["", note]  # slogen's own text (counts and names of states)
+    link = md_url(dashboard) if dashboard else None
+    if link:
+        lines += ["", f"[Error budget dashboard]({link})"]
     lines.append("")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    while len(text.encode("utf-8")) > SUMMARY_MAX_BYTES and len(lines) > 4:
+        lines = [*lines[: len(lines) * 3 // 4], "", "_(summary cut to stay under GitHub's size limit)_", ""]
+        text = "\n".join(lines) + "\n"
+    return text
 
 
 def listed(snapshot: Snapshot, limit: int = LIST_LIMIT) -> tuple[tuple[SLOBudget, ...], str | None]:
@@ -254,13 +281,5 @@ def rate(value: float | None) -> str:
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write `text` to `path` via a temp file and rename, so readers never see half a file."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write `text` to `path` via a temp file and rename, so readers never see half a file (never via a link)."""
+    safefile.atomic_write(path, text, parents=False)

@@ -1,38 +1,35 @@
 """A small client for Grafana's classic HTTP API (`/api/...`): health, folders, dashboards, search.
 
-Every request has a timeout; connection errors, timeouts, 429 (honouring Retry-After), 502,
-503 and 504 are retried a bounded number of times with exponential backoff and jitter; any
-other failure becomes a `GrafanaError` (exit 3) whose one-line text names what was being done
-and quotes Grafana's own `message`. Credentials travel only in headers, never in URLs, and are
-scrubbed from every message and trace.
+Transport, deadlines, retries (connection errors, timeouts, 429 honouring Retry-After, 502,
+503, 504), size limits, redirects and redaction are `slogen.clients.http`'s; this module adds
+Grafana's meaning: any other failure becomes a `GrafanaError` (exit 3) whose one-line text names
+what was being done and quotes Grafana's own `message`. Credentials travel only in headers to
+Grafana's own origin, never in URLs, and are scrubbed from every message and trace.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
+import re
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
-from urllib.parse import quote, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import quote
 
 import requests
-from requests.adapters import HTTPAdapter
-from requests.auth import AuthBase, HTTPBasicAuth
-from urllib3 import BaseHTTPResponse
-from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import InsecureRequestWarning, InvalidHeader
-from urllib3.util.retry import Retry
+from urllib3.exceptions import InsecureRequestWarning
 
+from slogen.clients import http
+from slogen.clients.http import HttpError, Limits, RetryCallback, basic_auth, split_credentials
 from slogen.errors import RemoteError
 
 log = logging.getLogger("slogen.http")
 
-RETRY_STATUSES = (429, 502, 503, 504)
-RETRY_AFTER_MAX = 60  # seconds: a server asking for longer is treated as failing, not waited on
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+SEARCH_PAGE = 1000
+SEARCH_MAX_PAGES = 100  # 100,000 dashboards in one folder is not a folder slogen manages
+_VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,39}")
 
 HINTS = {
     400: "Grafana rejected the request",
@@ -84,106 +81,16 @@ class Settings:
         return found
 
 
-def split_credentials(url: str) -> tuple[str, str | None, str | None]:
-    """`url` without any `user:password@`, plus that user and password (credentials never stay in URLs)."""
-    from urllib.parse import unquote
-
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url.rstrip("/"), None, None
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port:
-        netloc += f":{parts.port}"
-    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)).rstrip("/")
-    return clean, unquote(parts.username or ""), unquote(parts.password) if parts.password is not None else None
-
-
-class _TracingRetry(Retry):
-    """urllib3 Retry that logs each retry (method, path, cause) so --verbose shows the backoff.
-
-    Retry-After is honoured only on 429 and 503 (urllib3 would also retry a 413 carrying it),
-    and an unparseable Retry-After falls back to the exponential backoff instead of failing.
-    """
-
-    RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
-
-    def parse_retry_after(self, retry_after: str) -> float:
-        try:
-            return super().parse_retry_after(retry_after)
-        except InvalidHeader:
-            return 0.0
-
-    def increment(self, method: str | None = None, url: str | None = None,
-                  response: BaseHTTPResponse | None = None, error: Exception | None = None,
-                  _pool: ConnectionPool | None = None, _stacktrace: TracebackType | None = None) -> Self:
-        cause = f"HTTP {response.status}" if response is not None else type(error).__name__ if error else "?"
-        log.debug("retrying %s %s after %s", method, urlsplit(url or "").path, cause)
-        return super().increment(method, url, response, error, _pool, _stacktrace)
-
-
-def build_session(*, retries: int, backoff: float, pool_size: int = 8) -> requests.Session:
-    """A Session whose adapter retries connection errors, timeouts and 429/502/503/504 with backoff + jitter."""
-    retry = _TracingRetry(
-        total=retries, connect=retries, read=retries, status=retries, other=0, redirect=0,
-        allowed_methods=None,  # every call slogen makes is idempotent (overwrite: true, 409 = exists)
-        status_forcelist=RETRY_STATUSES, backoff_factor=backoff, backoff_max=max(backoff * 16, backoff),
-        backoff_jitter=backoff, respect_retry_after_header=True, retry_after_max=RETRY_AFTER_MAX,
-        raise_on_status=False, raise_on_redirect=False,
-    )
-    session = requests.Session()  # trust_env stays on: HTTPS_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE apply
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret replaced by `***`."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
-    return text
-
-
-def describe_exception(exc: requests.RequestException) -> str:
-    """A short cause for a transport failure (the full urllib3 text is long and repeats the URL)."""
-    text = str(exc)
-    if isinstance(exc, requests.Timeout) or "timed out" in text.lower():
-        return "timed out"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS error (use --ca-cert FILE for a private CA)"
-    if "Connection refused" in text or "NewConnectionError" in text:
-        return "connection refused"
-    if "Name or service not known" in text or "getaddrinfo" in text or "nodename nor servname" in text:
-        return "host name not found"
-    if "RemoteDisconnected" in text or "Connection aborted" in text:
-        return "connection closed by the server"
-    return type(exc).__name__
-
-
 def grafana_message(response: requests.Response) -> tuple[str, str]:
     """Grafana's (`message`, `status`) from an error body; the body's start when it is not JSON."""
     try:
         body = response.json()
     except ValueError:
-        return " ".join(response.text.split())[:200], ""
+        return " ".join(response.text[:4000].split())[:200], ""
     if isinstance(body, dict):
-        return str(body.get("message") or body.get("error") or "").strip(), str(body.get("status") or "")
+        return (" ".join(str(body.get("message") or body.get("error") or "").split())[:300],
+                str(body.get("status") or "")[:40])
     return "", ""
-
-
-class _Bearer(AuthBase):
-    """`Authorization: Bearer <token>`; the token is never part of repr()."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
-
-    def __repr__(self) -> str:
-        return "_Bearer(***)"
 
 
 def _object(value: Any) -> dict[str, Any]:
@@ -192,63 +99,44 @@ def _object(value: Any) -> dict[str, Any]:
 
 
 class Client:
-    """Grafana over HTTP. Thread-safe: each thread gets its own Session (connection pool)."""
+    """Grafana over HTTP (thread-safe: the session keeps one connection pool per thread)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_retry: RetryCallback | None = None) -> None:
         url, user, password = split_credentials(settings.url)
         if user is not None and settings.auth_kind == "none":
             settings = Settings(**{**settings.__dict__, "user": user, "password": password})
         self.settings = settings
-        self.base = url
-        self._local = threading.local()
-        self._secrets = settings.secrets() + [s for s in (password,) if s]
-        self._headers = {"Accept": "application/json", "User-Agent": "slogen"}
-        if settings.org_id:
-            self._headers["X-Grafana-Org-Id"] = str(settings.org_id)
-        if settings.insecure:
+        s = settings
+        auth = f"Bearer {s.token}" if s.token else basic_auth(s.user, s.password or "") \
+            if s.auth_kind == "basic" and s.user is not None else None
+        headers = {"Accept": "application/json", "User-Agent": "slogen"}
+        if s.org_id:
+            headers["X-Grafana-Org-Id"] = str(s.org_id)
+        if s.insecure:
             warnings.simplefilter("ignore", InsecureRequestWarning)  # the CLI already warned once, loudly
-
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            s = self.settings
-            session = build_session(retries=s.retries, backoff=s.backoff, pool_size=s.pool_size)
-            session.headers.update(self._headers)
-            # Auth goes through session.auth (not a default header) so that a ~/.netrc entry can
-            # never replace the token: requests consults netrc only when no auth is set.
-            if s.token:
-                session.auth = _Bearer(s.token)
-            elif s.auth_kind == "basic" and s.user is not None:
-                session.auth = HTTPBasicAuth(s.user, s.password or "")
-            session.verify = s.ca_cert if s.ca_cert else not s.insecure
-            self._local.session = session
-        return session
+        limits = Limits(timeout=s.timeout, retries=s.retries, backoff=s.backoff, retry_statuses=RETRY_STATUSES)
+        self.http = http.Session(url, limits=limits, headers=headers, auth=auth,
+                                 verify=s.ca_cert if s.ca_cert else not s.insecure, on_retry=on_retry,
+                                 secrets=[*s.secrets(), *(p for p in (password,) if p)], pool_size=s.pool_size)
+        self.base = self.http.shown
 
     def close(self) -> None:
-        """Close this thread's session (pools of worker threads are closed with their threads)."""
-        session = getattr(self._local, "session", None)
-        if session is not None:
-            session.close()
+        """Close the connection pools."""
+        self.http.close()
 
     def scrub(self, text: str) -> str:
         """`text` without any secret of these settings."""
-        return scrub(text, self._secrets)
+        return self.http.scrub(text)
 
     def request(self, method: str, path: str, what: str, *, ok: Iterable[int] = (200,),
                 **kwargs: Any) -> requests.Response:
         """Send one request (with retries); a status outside `ok` raises GrafanaError about `what`."""
-        started = time.monotonic()
         try:
-            session = self._session()
-            # verify is passed per request: requests lets REQUESTS_CA_BUNDLE override session.verify
-            response = session.request(method, self.base + path, timeout=self.settings.timeout,
-                                       verify=session.verify, **kwargs)
-        except requests.RequestException as exc:
-            log.debug("%s %s failed after %.2fs: %s", method, path, time.monotonic() - started,
-                      self.scrub(describe_exception(exc)))
-            raise GrafanaError(self.scrub(f"{what}: cannot reach Grafana at {self.base}: "
-                                          f"{describe_exception(exc)}")) from None
-        log.debug("%s %s -> %s in %.2fs", method, path, response.status_code, time.monotonic() - started)
+            response = self.http.request(method, path, what=what, **kwargs)
+        except HttpError as exc:
+            log.debug("%s %s failed: %s", method, path, self.scrub(str(exc)))
+            raise GrafanaError(self.scrub(f"{what}: cannot reach Grafana at {self.base}: {exc}")) from None
+        log.debug("%s %s -> %s", method, path, response.status_code)
         if response.status_code not in set(ok):
             raise self.error(what, response)
         return response
@@ -325,19 +213,28 @@ class Client:
         """Delete a dashboard; already gone counts as deleted."""
         self.request("DELETE", f"/api/dashboards/uid/{quote(uid, safe='')}", what, ok=(200, 404))
 
-    def search(self, *, tag: str, folder_uid: str, page_size: int = 1000) -> list[dict[str, Any]]:
-        """Every dashboard in `folder_uid` carrying `tag` (all pages)."""
-        hits: list[dict[str, Any]] = []
-        page = 1
-        while True:
+    def search(self, *, tag: str, folder_uid: str, page_size: int = SEARCH_PAGE,
+               max_pages: int = SEARCH_MAX_PAGES) -> list[dict[str, Any]]:
+        """Every dashboard in `folder_uid` carrying `tag` (all pages, bounded: see http.paginate)."""
+        what = f"search of folder {folder_uid}"
+
+        def page(number: int) -> list[Any]:
             params: dict[str, str | int] = {"type": "dash-db", "tag": tag, "folderUIDs": folder_uid,
-                                            "limit": page_size, "page": page}
-            what = f"search of folder {folder_uid}"
+                                            "limit": page_size, "page": number}
             batch = self.json(self.request("GET", "/api/search", what, params=params), what)
             if not isinstance(batch, list):
-                raise GrafanaError(f"search of folder {folder_uid}: unexpected answer from Grafana")
-            hits.extend(h for h in batch if isinstance(h, dict))
-            if len(batch) < page_size:
-                return hits
-            page += 1
+                raise GrafanaError(f"{what}: unexpected answer from Grafana")
+            return batch
 
+        try:
+            hits = http.paginate(page, page_size=page_size, max_pages=max_pages, what=what,
+                                 key=lambda h: str(h.get("uid")) if isinstance(h, dict) else repr(h))
+        except HttpError as exc:
+            raise GrafanaError(str(exc)) from None
+        return [h for h in hits if isinstance(h, dict)]
+
+
+def shown_version(health: dict[str, Any]) -> str:
+    """Grafana's version for a message: only a version-shaped string (a proxy may echo request headers)."""
+    version = health.get("version")
+    return version if isinstance(version, str) and _VERSION.fullmatch(version) else "unknown"

@@ -28,6 +28,7 @@ from slogen.errors import SlogenError
 from slogen.gate import POLICY
 from slogen.model import SLO, Spec
 from slogen.prometheus import PrometheusClient
+from slogen.textsafe import md
 
 REVIEW_AFTER = timedelta(days=30)
 MAX_SLUG = 80  # keeps file names readable and far below any file-system limit
@@ -108,7 +109,7 @@ def measure(spec: Spec, slos: Sequence[SLO], client: PrometheusClient, start: fl
         Row(b.name, b.objective, b.remaining, a.remaining, n.remaining, a.state, n.state)
         for b, a, n in zip(before.slos, after.slos, current.slos, strict=True)
     )
-    return Impact(start, end, now, client.base_url, rows)
+    return Impact(start, end, now, client.shown_url, rows)
 
 
 def _stamp(unix: float) -> str:
@@ -142,7 +143,7 @@ def impact_table(impact: Impact | None) -> str:
                 "| _service/slo_ | | | | | | | |\n\n"
                 "**Resulting deploy state:** _NORMAL / CAUTION / WARNING / FREEZE / EXHAUSTED_")
     lines = [
-        f"Measured by slogen from {impact.source}: error budget remaining before the incident "
+        f"Measured by slogen from {md(impact.source)}: error budget remaining before the incident "
         f"({_stamp(impact.start)}), at its end ({_stamp(impact.end)}) and now ({_stamp(impact.now)}). "
         "Budget consumed = before − end, in percentage points of each SLO's error budget.",
         "",
@@ -150,7 +151,8 @@ def impact_table(impact: Impact | None) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in impact.rows:
-        lines.append(f"| {r.name} | {r.objective * 100:g} % | {percent_text(r.before)} | {percent_text(r.after)} | "
+        lines.append(f"| {md(r.name, 200)} | {r.objective * 100:g} % | {percent_text(r.before)} | "
+                     f"{percent_text(r.after)} | "
                      f"{percent_text(r.now)} | {points_text(r.consumed_points)} | {r.state_after} | {r.state_now} |")
     state = impact.state_after
     lines += ["", f"**Resulting deploy state:** {state}: {POLICY[state]}"]

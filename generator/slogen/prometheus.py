@@ -1,24 +1,29 @@
-"""A small Prometheus HTTP API client: instant queries with an optional evaluation time.
+"""A small Prometheus HTTP API client: instant queries with an optional evaluation time, parsed strictly.
 
-The one module that talks to Prometheus. Every call has an explicit timeout; urllib3 retries
-only the connection setup (a refused or reset connect), never a request Prometheus already
-received, so a slow query is not run twice. Failures become `PrometheusError` (a `RemoteError`,
-exit 3) with a message that says what went wrong: refused, timed out, HTTP status, or the
-PromQL `errorType: error` Prometheus returned. `warnings` in an answer are kept, not dropped.
+The one module that asks Prometheus queries. Transport is `slogen.clients.http`: a total deadline
+per attempt, retries of the connection setup only (never a request Prometheus already received,
+so a slow query is not run twice), a bounded answer size, credentials from `user:pass@` sent as
+a header to Prometheus' own origin only. Failures become `PrometheusError` (a `RemoteError`,
+exit 3) with a message that says what went wrong.
+
+The answer is parsed strictly: a non-2xx status is a failure whatever the body says; a sample
+value must be a string in Prometheus' float format ("0.5", "1e-3", "NaN", "+Inf"), never a JSON
+number, a bool or Python-only spellings such as "0_9" or " 1"; a timestamp must be a number.
+Anything else is a malformed answer, never a value. `warnings` in an answer are kept.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from slogen import gcpause
+from slogen.clients import http
+from slogen.clients.http import HttpError, Limits, RetryCallback, redact
 from slogen.errors import RemoteError
 
 DEFAULT_URL = "http://localhost:9090"
@@ -49,33 +54,33 @@ class QueryResult:
     warnings: list[str] = field(default_factory=list)
 
 
+MAX_ANSWER = 256 * http.MiB  # 10,000 SLOs answer a few MiB
+# Go's strconv.FormatFloat output as Prometheus writes sample values.
+_FLOAT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?Inf|NaN")
+
+
 class PrometheusClient:
     """Instant queries against one Prometheus; `queries` counts the HTTP queries sent."""
 
     def __init__(self, base_url: str = DEFAULT_URL, *, timeout: float = DEFAULT_TIMEOUT,
-                 connect_retries: int = 2) -> None:
+                 connect_retries: int = 2, on_retry: RetryCallback | None = None) -> None:
         if timeout <= 0 or not math.isfinite(timeout):
             raise ValueError("timeout must be a positive number of seconds")
-        self.base_url = base_url.rstrip("/")
-        self.shown_url = display_url(self.base_url)  # what messages show: never a password
         self.timeout = timeout
-        # The connect attempts together fit in `timeout` (a black-holed host must not take 3×);
-        # the wait for the answer gets the whole `timeout` on top.
-        self._timeouts = (timeout / (connect_retries + 1), timeout)
         self.queries = 0
         self._retries = connect_retries
-        self._session = requests.Session()
-        # Retry the connect only: reads and statuses are not retried (the query may be expensive).
-        # read=False re-raises a read timeout as itself (with 0 it would surface as a connection error).
-        retry = Retry(total=connect_retries, connect=connect_retries, read=False, status=0, other=0,
-                      redirect=2, backoff_factor=0.1, raise_on_status=False)
-        adapter = HTTPAdapter(max_retries=retry)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        # The connect attempts together fit in `timeout` (a black-holed host must not take 3x);
+        # each attempt, once connected, gets the whole `timeout` for the answer.
+        limits = Limits(timeout=timeout, connect_timeout=timeout / (connect_retries + 1), retries=connect_retries,
+                        backoff=0.1, retry_statuses=frozenset(), retry_after_read=False, max_bytes=MAX_ANSWER)
+        self.http = http.Session(base_url, limits=limits, headers={"Accept": "application/json",
+                                                                   "User-Agent": "slogen"}, on_retry=on_retry)
+        self.base_url = self.http.base_url  # without credentials
+        self.shown_url = self.http.shown  # what messages show: never a password
 
     def close(self) -> None:
         """Release pooled connections."""
-        self._session.close()
+        self.http.close()
 
     def __enter__(self) -> PrometheusClient:
         return self
@@ -87,24 +92,53 @@ class PrometheusClient:
         """Evaluate `expr` as of `at` (unix seconds; Prometheus' now when None)."""
         params: dict[str, str] = {"query": expr}
         if at is not None:
+            if not math.isfinite(at):
+                raise ValueError("the evaluation time must be a finite number of unix seconds")
             params["time"] = f"{at:.3f}"
         self.queries += 1
-        url = self.base_url + QUERY_PATH
         try:
-            response = self._session.get(url, params=params, timeout=self._timeouts)
-        except requests.exceptions.ConnectTimeout:
-            raise PrometheusError(f"cannot connect to Prometheus at {self.shown_url}: no answer to "
-                                  f"{self._retries + 1} connection attempts within {self.timeout:g}s") from None
-        except requests.exceptions.Timeout:
-            raise PrometheusError(f"Prometheus at {self.shown_url} did not answer within "
-                                  f"{self.timeout:g}s") from None
-        except requests.exceptions.ConnectionError as exc:
-            raise PrometheusError(f"cannot connect to Prometheus at {self.shown_url}: "
-                                  f"{_reason(exc, self.base_url)}") from None
-        except requests.exceptions.RequestException as exc:
-            raise PrometheusError(f"request to Prometheus at {self.shown_url} failed: "
-                                  f"{_reason(exc, self.base_url)}") from None
+            response = self.http.request("GET", QUERY_PATH, params=params, what="query")
+        except HttpError as exc:
+            raise self._unreachable(exc) from None
         return _parse(self.shown_url, response, expr)
+
+    def _unreachable(self, exc: HttpError, what: str = "") -> PrometheusError:
+        cause = self.http.scrub(str(exc))
+        if what:
+            return PrometheusError(f"{what}: cannot reach Prometheus at {self.shown_url}: {cause}")
+        if exc.kind == "connect-timeout":
+            return PrometheusError(f"cannot connect to Prometheus at {self.shown_url}: no answer to "
+                                   f"{self._retries + 1} connection attempts within {self.timeout:g}s")
+        if exc.kind == "timeout":
+            return PrometheusError(f"Prometheus at {self.shown_url} did not answer within {self.timeout:g}s")
+        if exc.kind in ("refused", "dns", "tls"):
+            return PrometheusError(f"cannot connect to Prometheus at {self.shown_url}: {cause}")
+        return PrometheusError(f"request to Prometheus at {self.shown_url} failed: {cause}")
+
+    def post_reload(self) -> tuple[int, str]:
+        """`POST /-/reload` (the lifecycle API): the status and Prometheus' answer text (one line, bounded)."""
+        try:
+            response = self.http.request("POST", "/-/reload", what="reload")
+        except HttpError as exc:
+            raise self._unreachable(exc, "reload") from None
+        return response.status_code, _error_text(response)
+
+    def rule_groups(self) -> list[dict[str, Any]]:
+        """The rule groups Prometheus has loaded (`GET /api/v1/rules`), each with its `name` and `file`."""
+        try:
+            response = self.http.request("GET", "/api/v1/rules", what="rules listing")
+        except HttpError as exc:
+            raise self._unreachable(exc, "rules listing") from None
+        if response.status_code != 200:
+            raise PrometheusError(f"GET {self.shown_url}/api/v1/rules: HTTP {response.status_code}: "
+                                  f"\"{_error_text(response)}\"")
+        try:
+            groups = response.json()["data"]["groups"]
+            if not isinstance(groups, list):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            raise PrometheusError(f"{self.shown_url}/api/v1/rules did not answer like Prometheus") from None
+        return [g for g in groups if isinstance(g, dict)]
 
 
 def _parse(base_url: str, response: requests.Response, expr: str) -> QueryResult:
@@ -117,58 +151,72 @@ def _parse_body(base_url: str, response: requests.Response, expr: str) -> QueryR
         body: Any = response.json()
     except ValueError:
         body = None
+    status = " ".join(str(part) for part in (response.status_code, response.reason) if part)
+    if not 200 <= response.status_code < 300:
+        detail = body.get("error") if isinstance(body, dict) and body.get("status") == "error" else None
+        shown = _snippet(str(detail) if detail else response.text)
+        if detail:
+            raise PrometheusError(f"Prometheus rejected the query (HTTP {response.status_code}) "
+                                  f"{_snippet(str(body.get('errorType', 'error')))}: {shown}; query: {expr}")
+        nature = "not an API response" if not isinstance(body, dict) else "an error status, whatever the body says"
+        raise PrometheusError(f"Prometheus at {base_url} answered HTTP {status}, {nature}: {shown!r}")
     if not isinstance(body, dict) or "status" not in body:
-        snippet = " ".join(response.text.split())[:200]
-        status = " ".join(str(part) for part in (response.status_code, response.reason) if part)
         raise PrometheusError(f"Prometheus at {base_url} answered HTTP {status}, not an API response: "
-                              f"{snippet!r}")
-    warnings = [str(w) for w in body.get("warnings") or []]
+                              f"{_snippet(response.text)!r}")
+    raw_warnings = body.get("warnings") or []
+    warnings = [_snippet(str(w)) for w in raw_warnings[:20]] if isinstance(raw_warnings, list) else []
     if body["status"] != "success":
         raise PrometheusError(f"Prometheus rejected the query (HTTP {response.status_code}) "
-                              f"{body.get('errorType', 'error')}: {body.get('error', 'no message')}; "
-                              f"query: {expr}")
-    data = body.get("data") or {}
-    kind, result = data.get("resultType"), data.get("result")
-    if kind == "vector" and isinstance(result, list):
-        try:
+                              f"{_snippet(str(body.get('errorType', 'error')))}: "
+                              f"{_snippet(str(body.get('error', 'no message')))}; query: {expr}")
+    data = body.get("data")
+    kind, result = (data.get("resultType"), data.get("result")) if isinstance(data, dict) else (None, None)
+    try:
+        if kind == "vector" and isinstance(result, list):
             return QueryResult([_sample(item) for item in result], warnings)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise PrometheusError(f"Prometheus at {base_url} returned a malformed instant vector (an element "
-                                  f"without a metric object and a [time, value] pair); query: {expr}") from None
-    if kind == "scalar" and isinstance(result, list) and len(result) == 2:
-        return QueryResult([Sample({}, float(result[1]), float(result[0]))], warnings)
-    raise PrometheusError(f"Prometheus returned a {kind!r} result where an instant vector was expected; "
-                          f"query: {expr}")
+        if kind == "scalar" and isinstance(result, list):
+            return QueryResult([_pair({}, result)], warnings)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise PrometheusError(f"Prometheus at {base_url} returned a malformed instant vector (each element needs "
+                              "a metric object of strings and a [time, \"value\"] pair with the value a float "
+                              f"string); query: {expr}") from None
+    raise PrometheusError(f"Prometheus returned a {_snippet(repr(kind))} result where an instant vector was "
+                          f"expected; query: {expr}")
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            return _snippet(str(body.get("error") or body.get("message") or ""))
+    except ValueError:
+        pass
+    return _snippet(response.text)
+
+
+def _snippet(text: str, limit: int = 300) -> str:
+    """At most `limit` characters of server text, on one line."""
+    return " ".join(text[: limit * 4].split())[:limit]
 
 
 def _sample(item: dict[str, Any]) -> Sample:
-    timestamp, value = item["value"]
-    labels = item.get("metric", {})
-    if not isinstance(labels, dict):
-        raise TypeError("metric is not an object")
-    # JSON object keys and Prometheus label values are strings already: the dict is used as is.
+    labels = item["metric"]
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        raise TypeError("metric is not an object of strings")
+    return _pair(labels, item["value"])
+
+
+def _pair(labels: dict[str, str], pair: Any) -> Sample:
+    if not isinstance(pair, list) or len(pair) != 2:
+        raise TypeError("value is not a [time, value] pair")
+    timestamp, value = pair
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float) or not math.isfinite(timestamp):
+        raise TypeError("the timestamp is not a number")
+    if not isinstance(value, str) or not _FLOAT.fullmatch(value):
+        raise ValueError("the value is not a float string")
     return Sample(labels, float(value), float(timestamp))
 
 
 def display_url(url: str) -> str:
-    """`url` without its password (PROMETHEUS_URL may carry basic-auth credentials)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
-
-
-def _reason(exc: BaseException, url: str) -> str:
-    """The innermost cause of a requests/urllib3 error, without the pool's boilerplate or secrets."""
-    text = str(exc)
-    password = urlsplit(url).password
-    if password:
-        text = text.replace(password, "***")
-    for marker in ("Connection refused", "Name or service not known", "Temporary failure in name resolution",
-                   "No route to host", "Connection reset by peer", "Network is unreachable"):
-        if marker in text:
-            return marker.lower()
-    return text[:300]
+    """`url` as messages show it (clients.http.redact: no password, no token parameter)."""
+    return redact(url)

@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import stat
 from fractions import Fraction
 from functools import cache
 from typing import Any
@@ -38,18 +41,33 @@ from slogen.promql import (
     strip_comments,
 )
 from slogen.schema import SPEC_VERSION, schema_problems
-from slogen.yamlpos import Located, json_path, load_located
+from slogen.yamlpos import ExpansionError, Located, json_path, load_located
 
 WINDOW_PLACEHOLDER = "$window"
+MAX_THRESHOLD_SECONDS = 1e9  # about 31 years: any larger latency threshold is a typo
+
+
+MAX_SPEC_BYTES = 64 << 20  # a 10,000-SLO spec is a few MiB; more is a mistake, or /dev/zero
+
+
+def read_spec(path: str) -> bytes:
+    """The spec file's bytes: a regular file of at most MAX_SPEC_BYTES, else SpecError (exit 1)."""
+    try:
+        with open(path, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise SpecError(path, [Problem(1, 1, "$", "not a regular file: give the path of a slos.yaml")])
+            raw = handle.read(MAX_SPEC_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(path, [Problem(0, 0, "$", f"cannot read the spec: {exc.strerror or exc}")]) from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(path, [Problem(1, 1, "$", f"the spec is larger than {MAX_SPEC_BYTES >> 20} MiB; "
+                                                  "split it, or check that this is the right file")])
+    return raw
 
 
 def load(path: str) -> Spec:
     """Read and validate the spec at `path`; raises SpecError with every problem."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        raise SpecError(path, [Problem(0, 0, "$", f"cannot read the spec: {exc.strerror or exc}")]) from None
+    raw = read_spec(path)
     with gcpause.paused():  # parsing and building create hundreds of thousands of objects (gcpause.py)
         cached = speccache.get(raw)
         if cached is not None:
@@ -76,11 +94,29 @@ def _validated(text: str, *, filename: str) -> tuple[Spec, dict[str, Any]]:
     located = _parse(text, filename)
     if any(p.message.startswith("keys must be text") for p in located.duplicates):
         raise SpecError(filename, located.duplicates)  # the schema checks assume text keys
-    problems = list(located.duplicates) + schema_problems(located) + semantic_problems(located)
+    problems = (list(located.duplicates) + _non_finite(located) + schema_problems(located)
+                + semantic_problems(located) + template_problems(located))
     if problems:
         raise SpecError(filename, _unique(problems))
     _canonical_promql(located.data)
     return build(located.data, source=os.path.basename(filename)), located.data
+
+
+def _non_finite(located: Located) -> list[Problem]:
+    """`.nan` and `.inf` anywhere: YAML has them, no field of a spec means them (and NaN defeats range checks)."""
+    out = []
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), located.data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            line, col = located.position(path)
+            out.append(Problem(line, col, json_path(path), f"{value!r} is not a number slogen can use: "
+                                                           "write a finite number"))
+        elif isinstance(value, dict):
+            stack.extend(((*path, k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*path, i), v) for i, v in enumerate(value))
+    return out
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
@@ -95,6 +131,8 @@ def _parse(text: str, filename: str) -> Located:
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         what = exc.problem or exc.context or "invalid YAML"
         raise SpecError(filename, [Problem(line, col, "$", f"YAML syntax error: {what}")]) from None
+    except ExpansionError as exc:
+        raise SpecError(filename, [Problem(1, 1, "$", str(exc))]) from None
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         raise SpecError(filename, [Problem(0, 0, "$", f"YAML error: {exc}")]) from None
     if located.data is None:
@@ -227,7 +265,8 @@ def _check_latency(latency: dict[str, Any], path: tuple[Any, ...], at: Any) -> N
     threshold = latency.get("threshold")
     if isinstance(threshold, str):  # other types: the schema reports them
         try:
-            if parse_duration(threshold) <= 0:
+            seconds = parse_duration(threshold)
+            if not 0 < seconds < MAX_THRESHOLD_SECONDS:  # 400 digits would render le="inf"
                 raise ValueError
         except ValueError:
             at((*path, "threshold"), f"threshold {threshold!r} is not a duration: write it "
@@ -268,6 +307,44 @@ def _canonical_promql(doc: dict[str, Any]) -> None:
                 for key in ("errors", "good", "total"):
                     if key in expr:
                         expr[key] = strip_comments(expr[key])
+
+
+# ---------------------------------------------------------------- alert templates
+
+# Prometheus expands alert labels and annotations as Go templates, and refuses the whole rule file
+# when one does not parse. slogen accepts the common actions only: a spec that validates must load.
+_ACTION = re.compile(r"\{\{-?\s*(?:\$labels\.[a-zA-Z_]\w*|\.Labels\.[a-zA-Z_]\w*|\$externalLabels\.[a-zA-Z_]\w*"
+                     r"|\$value|\.Value)(?:\s*\|\s*(?:humanize|humanize1024|humanizePercentage|humanizeDuration"
+                     r"|toUpper|toLower|title))*\s*-?\}\}")
+_TEMPLATED = ("labels", "annotations")
+
+
+def template_problems(located: Located) -> list[Problem]:
+    """Alert labels and annotations whose `{{ }}` actions Prometheus could not parse (or slogen cannot vouch for)."""
+    out: list[Problem] = []
+    services = located.data.get("services")
+    for si, service in enumerate(services if isinstance(services, list) else []):
+        slos = service.get("slos") if isinstance(service, dict) else None
+        for li, slo in enumerate(slos if isinstance(slos, list) else []):
+            alerting = slo.get("alerting") if isinstance(slo, dict) else None
+            if not isinstance(alerting, dict):
+                continue
+            base = ("services", si, "slos", li, "alerting")
+            maps = [(base, alerting)] + [((*base, k), alerting[k]) for k in ("page", "ticket")
+                                         if isinstance(alerting.get(k), dict)]
+            for path, holder in maps:
+                for kind in _TEMPLATED:
+                    values = holder.get(kind)
+                    for name, value in (values.items() if isinstance(values, dict) else ()):
+                        if isinstance(value, str) and ("{{" in value or "}}" in value) and (
+                                "{{" in _ACTION.sub("", value) or "}}" in _ACTION.sub("", value)):
+                            line, col = located.position((*path, kind, name))
+                            out.append(Problem(line, col, json_path((*path, kind, name)),
+                                               "Prometheus reads {{ }} here as a template: use only "
+                                               "{{ $labels.NAME }}, "
+                                               "{{ $value }} (optionally | humanize, | humanizePercentage ...), "
+                                               "or no braces"))
+    return out
 
 
 # ---------------------------------------------------------------- the model

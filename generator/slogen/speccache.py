@@ -3,8 +3,15 @@
 Parsing and validating a 10,000-SLO spec takes seconds (PyYAML's constructor dominates); the
 deploy gate should not pay that on every run. After a spec validates, its document (plain data,
 as JSON — never pickle, so a cache file can not run code) is stored under a key that covers
-everything that decides validity: the spec's bytes, slogen's version, and the bytes of the
-validating code and schema. Any change to either makes a new key; old entries are never read.
+everything that decides validity: the spec's bytes, slogen's version, and the bytes of every
+module and data file of the package (all validator code, whatever imports what). Any change to
+either makes a new key; old entries are never read.
+
+A cache is an optimisation, never a trust boundary: an entry is used only when it carries an
+HMAC made with this user's secret key (`key`, mode 0600, in a directory of mode 0700 owned by
+this user) over the key material and the document, so a planted or edited entry is a miss; a
+directory or key file another user could write disables the cache. Paths are never taken from
+an entry (the writer checks every path it writes whatever the document says).
 
 Location: `$SLOGEN_CACHE_DIR`, else `$XDG_CACHE_HOME/slogen`, else `~/.cache/slogen`.
 `SLOGEN_NO_CACHE=1` turns it off. The cache is best effort: any I/O problem means a miss.
@@ -13,8 +20,11 @@ Location: `$SLOGEN_CACHE_DIR`, else `$XDG_CACHE_HOME/slogen`, else `~/.cache/slo
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
+import secrets
+import stat
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -22,22 +32,33 @@ from typing import Any
 
 from slogen import __version__
 
-# The modules whose code decides whether a document is valid and what it means.
-_VALIDATORS = ("spec.py", "schema.py", "promql/ast.py", "promql/check.py", "gotemplate.py", "lint.py",
-               "yamlpos.py", "durations.py", "model.py",
-               "data/slos.schema.json")
+KEY_FILE = "key"
 
 
 @cache
 def _fingerprint() -> bytes:
     digest = hashlib.sha256(__version__.encode())
     package = Path(__file__).resolve().parent
-    for name in _VALIDATORS:
+    files = sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in (".py", ".json", ".md")
+                   and "__pycache__" not in p.parts)
+    for path in files:
         try:
-            digest.update((package / name).read_bytes())
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
         except OSError:
-            digest.update(b"missing:" + name.encode())
+            digest.update(b"missing:" + path.name.encode())
     return digest.digest()
+
+
+def _private(path: Path, *, directory: bool) -> bool:
+    """True when `path` is this user's and nobody else can write it (nor read it, for the key)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    kind_ok = stat.S_ISDIR(info.st_mode) if directory else stat.S_ISREG(info.st_mode)
+    mask = 0o022 if directory else 0o077
+    owner_ok = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    return kind_ok and owner_ok and not info.st_mode & mask
 
 
 def _directory() -> Path | None:
@@ -50,39 +71,79 @@ def _directory() -> Path | None:
     return Path(base) / "slogen"
 
 
-def _path(raw: bytes) -> Path | None:
+def _secret(directory: Path, *, create: bool) -> bytes | None:
+    """This user's HMAC key in `directory`; None when the directory or key is not private to this user."""
+    if create:
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError:
+            return None
+    if not _private(directory, directory=True):
+        return None
+    path = directory / KEY_FILE
+    if create and not path.exists():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(secrets.token_bytes(32))
+        except OSError:
+            pass  # another process created it first: read theirs
+    if not _private(path, directory=False):
+        return None
+    try:
+        key = path.read_bytes()
+    except OSError:
+        return None
+    return key if len(key) == 32 else None
+
+
+def _entry(raw: bytes) -> tuple[Path, bytes] | None:
     directory = _directory()
     if directory is None:
         return None
-    key = hashlib.sha256(_fingerprint() + raw).hexdigest()
-    return directory / f"spec-{key}.json"
+    material = _fingerprint() + hashlib.sha256(raw).digest()
+    return directory / f"spec-{hashlib.sha256(material).hexdigest()}.json", material
+
+
+def _mac(key: bytes, material: bytes, text: str) -> str:
+    return hmac.new(key, material + text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def get(raw: bytes) -> dict[str, Any] | None:
-    """The validated document for these spec bytes, or None."""
-    path = _path(raw)
-    if path is None:
+    """The validated document for these spec bytes, or None (absent, unreadable, or not signed by us)."""
+    found = _entry(raw)
+    if found is None:
+        return None
+    path, material = found
+    key = _secret(path.parent, create=False)
+    if key is None or not _private(path, directory=False):
         return None
     try:
         with open(path, encoding="utf-8") as handle:
-            doc = json.load(handle)
-    except (OSError, ValueError):
+            mac, _, text = handle.read().partition("\n")
+        if not hmac.compare_digest(mac, _mac(key, material, text)):
+            return None
+        doc = json.loads(text)
+    except (OSError, ValueError, TypeError):
         return None
     return doc if isinstance(doc, dict) else None
 
 
 def put(raw: bytes, doc: dict[str, Any]) -> None:
     """Remember that these spec bytes validate to `doc` (extension `x-` keys dropped)."""
-    path = _path(raw)
-    if path is None:
+    found = _entry(raw)
+    if found is None:
         return
+    path, material = found
     data = {k: v for k, v in doc.items() if not (isinstance(k, str) and k.startswith("x-"))}
     try:
+        key = _secret(path.parent, create=True)
+        if key is None:
+            return
         text = json.dumps(data, separators=(",", ":"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".spec-", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".spec-", suffix=".tmp")  # 0600: private on purpose
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            handle.write(_mac(key, material, text) + "\n" + text)
         os.replace(tmp, path)
     except (OSError, TypeError, ValueError):
         return  # best effort: a read-only home or an odd value just means no cache

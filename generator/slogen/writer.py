@@ -1,20 +1,36 @@
-"""Write a Bundle to disk atomically, or compare it with what is on disk (`render --check`).
+"""Write rendered files into a directory as one transaction, or compare them with it (`render --check`).
 
-slogen owns only files that carry its generated-file header; it never deletes or overwrites
-anything else.
+Ownership: a spec owns exactly the files it wrote, recorded per spec in the directory's manifest
+(`conventions.MANIFEST_FILE`, keyed by the spec's path relative to that directory). Only those
+are overwritten or removed; any other file, whatever its header says, is left alone, and a
+rendered path occupied by such a file is refused. A directory without an entry for the spec
+(rendered before manifests existed, or a fresh checkout of files without one) adopts only a
+file at a path the spec renders whose header line is exactly the one this spec writes.
+
+Transaction: every check runs first, then every new file is staged beside its target, then
+all are renamed into place; a failure at any step restores what was renamed, so a render
+changes all of its files or none. Writers of one directory are serialised by a lock.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import os
-import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
-from slogen.conventions import GENERATED_MARKER, OUTPUT_DIRS
+from slogen import safefile
+from slogen.conventions import GENERATED_MARKER, MANIFEST_FILE, MANIFEST_SCHEMA, OUTPUT_DIRS
 from slogen.errors import SlogenError
 from slogen.render.artifact import Bundle
+from slogen.safefile import atomic_write, directory_lock
+
+__all__ = ["Difference", "Transaction", "WriteReport", "atomic_write", "check_tree", "plan", "write_tree"]
+
+DEFAULT_KEY = "slos.yaml"
 
 
 @dataclass
@@ -35,27 +51,66 @@ class Difference:
     diff: str = ""
 
 
-def owned_files(root: Path) -> set[str]:
-    """Relative paths of files under the output dirs that slogen generated."""
-    found = set()
-    for top in OUTPUT_DIRS:
-        base = root / top
-        if not base.is_dir():
-            continue
-        for path in base.rglob("*"):
-            if path.is_file() and not path.is_symlink() and is_generated(path):
-                found.add(path.relative_to(root).as_posix())
-    return found
+def spec_key(spec_path: str | os.PathLike[str], directory: str | os.PathLike[str]) -> str:
+    """The manifest key of a spec for one output directory: its path relative to that directory."""
+    return PurePosixPath(Path(os.path.relpath(Path(spec_path).resolve(), Path(directory).resolve()))).as_posix()
 
 
-def is_generated(path: Path) -> bool:
-    """True when `path` carries slogen's generated-file header (slogen owns it)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            head = handle.read(1 << 16)
-    except (OSError, UnicodeDecodeError):
+# ------------------------------------------------------------------ the manifest
+
+
+def _valid_relative(path: Any, scope: tuple[str, ...] | None) -> bool:
+    if not isinstance(path, str) or not path or path.startswith("/") or "\\" in path:
         return False
-    return GENERATED_MARKER in head
+    parts = PurePosixPath(path).parts
+    if any(p in ("", ".", "..") for p in parts) or str(PurePosixPath(*parts)) != path:
+        return False
+    return scope is None or (len(parts) > 1 and parts[0] in scope) or (scope == () and len(parts) == 1)
+
+
+def read_manifest(root: Path) -> dict[str, list[str]]:
+    """Spec key → the files it wrote; empty when there is no manifest; SlogenError when it is unreadable."""
+    path = root / MANIFEST_FILE
+    try:
+        safefile.check_no_links(root, MANIFEST_FILE)
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SlogenError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        doc = json.loads(raw)
+        specs = doc["specs"]
+        if doc.get("schema") != MANIFEST_SCHEMA or not isinstance(specs, dict):
+            raise ValueError
+        return {str(k): [p for p in v if isinstance(p, str)] for k, v in specs.items() if isinstance(v, list)}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise SlogenError(f"{path} is not a slogen manifest (slogen records there which files it wrote); "
+                          "restore it from version control, or delete it to adopt only files whose "
+                          "header names this spec") from None
+
+
+def manifest_text(specs: Mapping[str, Iterable[str]]) -> str:
+    """The manifest file's text: deterministic (sorted), so it can be committed with the files."""
+    body = {"schema": MANIFEST_SCHEMA,
+            "note": "Written by slogen: the files each spec rendered here. slogen only replaces or removes these.",
+            "specs": {k: sorted(set(v)) for k, v in sorted(specs.items()) if v}}
+    return json.dumps(body, indent=2) + "\n"
+
+
+def header_line(text: str) -> str | None:
+    """The generated-file header of a rendered text: its first comment line, or a dashboard's description."""
+    first = text.split("\n", 1)[0]
+    if first.startswith(f"# {GENERATED_MARKER}"):
+        return first
+    if text.startswith("{"):
+        try:
+            description = json.loads(text).get("description")
+        except (ValueError, AttributeError):
+            return None
+        if isinstance(description, str) and description.startswith(GENERATED_MARKER):
+            return description
+    return None
 
 
 def _read(path: Path) -> str | None:
@@ -65,47 +120,138 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Replace `path` with `text` via a temp file and rename: readers see the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+# ------------------------------------------------------------------ the transaction
 
 
-def write_tree(artifacts: Bundle, root: Path) -> WriteReport:
-    """Write every artifact under `root`, skip unchanged ones, remove owned files no longer produced."""
-    report = WriteReport()
-    produced = {a.path for a in artifacts}
-    for artifact in artifacts:
-        target = root / artifact.path
-        if target.exists() and not target.is_file():
-            raise SlogenError(f"cannot write {target}: a directory is in the way")
-        if target.is_file() and not is_generated(target):
-            raise SlogenError(f"refusing to overwrite {target}: it was not generated by slogen "
-                              "(move it away or delete it)")
-        if _read(target) == artifact.text:
-            report.unchanged.append(artifact.path)
-            continue
+@dataclass
+class Change:
+    """One file a transaction replaces (`new` text) or removes (`new` None); `old` None: it did not exist."""
+
+    path: str
+    new: str | None
+    old: str | None
+
+
+@dataclass
+class Transaction:
+    """Planned changes under `root`; `commit` applies all of them or none, `rollback` undoes a commit."""
+
+    root: Path
+    changes: list[Change]
+    report: WriteReport
+    manifest_old: str | None = None
+    manifest_new: str | None = None
+
+    def commit(self) -> None:
+        """Stage every new file, then rename all into place; on any failure restore the old state."""
+        staged: list[tuple[Change, Path]] = []
+        done: list[Change] = []
         try:
-            atomic_write(target, artifact.text)
+            for change in self.changes:
+                if change.new is not None:
+                    target = self.root / change.path
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    staged.append((change, safefile.stage(target, change.new)))
+            for change, tmp in staged:
+                os.replace(tmp, self.root / change.path)
+                done.append(change)
+            for change in self.changes:
+                if change.new is None:
+                    (self.root / change.path).unlink(missing_ok=True)
+                    done.append(change)
+            if self.manifest_new is not None and self.manifest_new != self.manifest_old:
+                atomic_write(self.root / MANIFEST_FILE, self.manifest_new)
         except OSError as exc:
-            raise SlogenError(f"cannot write {target}: {exc.strerror or exc}") from None
-        report.written.append(artifact.path)
-    for stale in sorted(owned_files(root) - produced):
-        (root / stale).unlink()
-        report.removed.append(stale)
-    return report
+            self._undo(done)
+            failed = getattr(exc, "filename", None) or self.root
+            raise SlogenError(f"cannot write {failed}: {exc.strerror or exc}; nothing was changed") from None
+        except BaseException:
+            self._undo(done)
+            raise
+        finally:
+            for _, tmp in staged:
+                tmp.unlink(missing_ok=True)
+
+    def rollback(self) -> None:
+        """Put back what `commit` changed (files and manifest) as it was before."""
+        self._undo(list(self.changes))
+        if self.manifest_new is not None and self.manifest_new != self.manifest_old:
+            if self.manifest_old is None:
+                (self.root / MANIFEST_FILE).unlink(missing_ok=True)
+            else:
+                atomic_write(self.root / MANIFEST_FILE, self.manifest_old)
+
+    def _undo(self, done: list[Change]) -> None:
+        for change in reversed(done):
+            target = self.root / change.path
+            if change.old is None:
+                target.unlink(missing_ok=True)
+            else:
+                atomic_write(target, change.old)
 
 
-def check_tree(artifacts: Bundle, root: Path, *, context_lines: int = 2, max_diff_lines: int = 40) -> list[Difference]:
+def plan(files: Mapping[str, str], root: Path, key: str, *, scope: tuple[str, ...] | None) -> Transaction:
+    """Check ownership and paths for writing `files` (relative path → text) as spec `key`; writes nothing.
+
+    `scope`: the top directories the spec's files live in (OUTPUT_DIRS), or () for files directly
+    in `root` (a Prometheus rules directory). Manifest entries outside it are ignored.
+    """
+    if root.exists() and not root.is_dir():
+        raise SlogenError(f"{root} is not a directory")
+    manifests = read_manifest(root)
+    entry = manifests.get(key)
+    owned = {p for p in entry if _valid_relative(p, scope)} if entry is not None else set()
+    report = WriteReport()
+    changes = []
+    for rel, text in sorted(files.items()):
+        if not _valid_relative(rel, scope):
+            raise SlogenError(f"refusing to write {rel!r}: not a plain relative path (a bug in slogen)")
+        target = root / rel
+        safefile.check_no_links(root, rel)
+        current = _read(target) if target.exists() else None
+        if target.exists():
+            other = next((k for k, v in sorted(manifests.items()) if k != key and rel in v), None)
+            if other is not None and rel not in owned:
+                raise SlogenError(f"refusing to overwrite {target}: slogen wrote it from another spec, {other} "
+                                  f"(see {root / MANIFEST_FILE}); render into another directory")
+            adoptable = entry is None and current is not None and header_line(current) is not None \
+                and header_line(current) == header_line(text)
+            if rel not in owned and not adoptable:
+                raise SlogenError(f"refusing to overwrite {target}: it was not written by slogen from {key} "
+                                  f"(not listed in {root / MANIFEST_FILE}); move it away or delete it")
+            if current is None:
+                raise SlogenError(f"cannot read {target} (not UTF-8 text?); move it away or delete it")
+        if current == text:
+            report.unchanged.append(rel)
+            continue
+        changes.append(Change(rel, text, current))
+        report.written.append(rel)
+    for rel in sorted(owned - set(files)):
+        target = root / rel
+        try:
+            safefile.check_no_links(root, rel)
+        except safefile.UnsafePathError:
+            continue  # replaced by a link or a directory since: no longer the file slogen wrote
+        current = _read(target) if target.exists() else None
+        if current is not None:
+            changes.append(Change(rel, None, current))
+            report.removed.append(rel)
+    others = {k: v for k, v in manifests.items() if k != key}
+    old = _read(root / MANIFEST_FILE)
+    return Transaction(root, changes, report, old, manifest_text({**others, key: files.keys()}))
+
+
+def write_tree(artifacts: Bundle, root: Path, key: str = DEFAULT_KEY) -> WriteReport:
+    """Write every artifact under `root` as spec `key`: all or nothing, under the directory's lock."""
+    files = {a.path: a.text for a in artifacts}
+    with directory_lock(root):
+        transaction = plan(files, root, key, scope=OUTPUT_DIRS)
+        transaction.commit()
+    return transaction.report
+
+
+def check_tree(artifacts: Bundle, root: Path, key: str = DEFAULT_KEY, *, context_lines: int = 2,
+               max_diff_lines: int = 40) -> list[Difference]:
     """Differences between the bundle and the files under `root`; writes nothing."""
     out = []
     produced = {a.path for a in artifacts}
@@ -120,5 +266,10 @@ def check_tree(artifacts: Bundle, root: Path, *, context_lines: int = 2, max_dif
             if len(lines) > max_diff_lines:
                 lines = [*lines[:max_diff_lines], f"... ({len(lines) - max_diff_lines} more diff lines)"]
             out.append(Difference(artifact.path, "stale", "\n".join(lines)))
-    out.extend(Difference(p, "extra") for p in sorted(owned_files(root) - produced))
+    try:
+        owned = read_manifest(root).get(key) or []
+    except SlogenError:
+        owned = []
+    extra = {p for p in owned if _valid_relative(p, OUTPUT_DIRS) and (root / p).is_file()} - produced
+    out.extend(Difference(p, "extra") for p in sorted(extra))
     return out

@@ -59,17 +59,62 @@ def json_path(path: Path) -> str:
     return out
 
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+# Nodes a document may stand for once its aliases are expanded. A 10,000-SLO spec is about 300,000;
+# a 573-byte "billion laughs" alias bomb is 9^9 and exhausts memory in the checks that walk it.
+MAX_EXPANDED_NODES = 5_000_000
+
+
+class ExpansionError(ValueError):
+    """The document's aliases expand to more than MAX_EXPANDED_NODES nodes."""
+
+
+def expanded_size(root: yaml.Node, limit: int = MAX_EXPANDED_NODES) -> int:
+    """How many nodes `root` stands for with every alias expanded; ExpansionError above `limit`.
+
+    Linear in the distinct nodes (each one's expanded size is computed once), however deep the nesting.
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else \
+            list(node.value) if isinstance(node, yaml.SequenceNode) else []
+        if not children_done:
+            sizes_missing = [c for c in children if id(c) not in sizes]
+            if sizes_missing:
+                stack.append((node, True))
+                stack.extend((c, False) for c in sizes_missing)
+                continue
+        total = 1 + sum(sizes.get(id(c), 0) for c in children)
+        if total > limit:
+            raise ExpansionError(f"the YAML aliases expand to more than {limit:,} nodes (an alias bomb?); "
+                                 "write the repeated parts out, or use fewer nested aliases")
+        sizes[id(node)] = total
+    return sizes[id(root)]
+
+
 class _CountingLoader(_Loader):  # type: ignore[misc]
     """Notices mappings that lost a key to a duplicate while constructing, at no extra pass."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.has_duplicates = False
+        self.merge_duplicates: list[yaml.Node] = []  # explicit keys written twice beside a `<<`
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         # Count before the constructor flattens merge keys (`<<`) into node.value.
         pairs = len(node.value)
-        merges = any(k.tag == "tag:yaml.org,2002:merge" for k, _ in node.value)
+        merges = any(k.tag == MERGE_TAG for k, _ in node.value)
+        if merges:  # explicit keys may override merged ones, never each other
+            names: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag != MERGE_TAG and isinstance(key_node, yaml.ScalarNode):
+                    if key_node.value in names:
+                        self.merge_duplicates.append(key_node)
+                    names.add(key_node.value)
         mapping = super().construct_mapping(node, deep=deep)
         if (not merges and len(mapping) < pairs) or not all(type(k) is str for k in mapping):
             self.has_duplicates = True  # the walk below names each duplicate or non-string key
@@ -83,7 +128,12 @@ def load_located(text: str) -> Located:
         node = loader.get_single_node()
         if node is None:
             return Located(data=None)
+        expanded_size(node)
         located = Located(data=loader.construct_document(node), root=node)
+        for key_node in loader.merge_duplicates:
+            line, col = _mark(key_node)
+            located.duplicates.append(Problem(line, col, "$", f"duplicate key {key_node.value!r} beside a '<<' "
+                                              "merge: the later value would win"))
         if loader.has_duplicates:
             values: dict[Path, tuple[int, int]] = {}
             _walk(node, (), values, located._keys, located.duplicates, seen=set())
@@ -107,7 +157,7 @@ def _walk(node: yaml.Node, path: Path, values: dict[Path, tuple[int, int]], keys
         names: set[str] = set()
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
-                if key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.tag != MERGE_TAG:
                     line, col = _mark(key_node)
                     shown = repr(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "a collection"
                     duplicates.append(Problem(line, col, json_path(path), f"keys must be text, got "

@@ -10,6 +10,7 @@ import click
 from slogen import budget
 from slogen import postmortem as pm
 from slogen.cli.common import HttpUrl, beside_spec, fail, handle_errors, load_spec, spec_option
+from slogen.cli.notices import retry_notice
 from slogen.cli.status import TimeParam
 from slogen.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL, PrometheusClient
 
@@ -57,7 +58,7 @@ def new(title: str, spec_path: str, service: str | None, start: float | None, en
         now = time.time()
         if end > now:
             fail("--to is in the future: measure the impact once the incident is over", 2)
-        with PrometheusClient(prometheus_url, timeout=timeout) as client:
+        with PrometheusClient(prometheus_url, timeout=timeout, on_retry=retry_notice) as client:
             impact = pm.measure(spec, slos, client, start, end, now, service=service)
     text = pm.document(title, written_on, spec, slos, impact)
     path = pm.write(beside_spec(spec_path, directory, POSTMORTEM_DIR), pm.filename(title, written_on), text)

@@ -13,11 +13,16 @@ from typing import Any, TypeVar
 import click
 
 from slogen.cli.common import HttpUrl, fail, handle_errors, load_spec, spec_option
+from slogen.cli.notices import retry_notice
+from slogen.clients.http import redact
 from slogen.conventions import MARKER_TAG, dashboard_url
-from slogen.grafana import Client, GrafanaError, Settings
+from slogen.grafana import Client, GrafanaError, Settings, shown_version
+from slogen.prometheus import PrometheusClient
 from slogen.push import CREATE, DELETE, PAST, UNCHANGED, UPDATE, Action, Dashboard, compare, dashboards, prunable
 from slogen.render import render as render_bundle
 from slogen.rules_handoff import handoff
+from slogen.textsafe import oneline
+from slogen.writer import spec_key
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -61,7 +66,8 @@ def run_all(func: Callable[[T], R], items: list[T], workers: int) -> list[R | Gr
 
 def _line(prefix: str, action: Action, url: str, extra: str = "") -> str:
     note = f" ({action.note})" if action.note else ""
-    return f"{prefix:<16}{action.uid}  \"{action.title}\"{note}{extra}  {dashboard_url(url, action.uid)}"
+    title = oneline(action.title, 200)  # spec text: one line, never a workflow command
+    return f"{prefix:<16}{action.uid}  \"{title}\"{note}{extra}  {dashboard_url(url, action.uid)}"
 
 
 def push_grafana(client: Client, spec_source: str, folder_uid: str, folder_title: str, rendered: list[Dashboard],
@@ -69,7 +75,7 @@ def push_grafana(client: Client, spec_source: str, folder_uid: str, folder_title
     """Health, folder, compare, write, prune; prints one line per dashboard; raises on any failure."""
     health = client.health()
     echo = click.echo
-    echo(f"grafana {client.base}: healthy (version {health.get('version', 'hidden')})")
+    echo(f"grafana {client.base}: healthy (version {shown_version(health)})")
     if dry_run:
         folder = client.get_folder(folder_uid)
         echo(f"folder {folder_uid}: {'exists' if folder else 'would create'} \"{folder_title}\"")
@@ -161,7 +167,7 @@ def _verbose_logging(enabled: bool) -> None:
               help="CA bundle to verify Grafana's TLS certificate.")
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (prints a warning).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-              help="Seconds per request attempt (connect and read).")
+              help="Seconds per request attempt, in total (connect, headers and body).")
 @click.option("--retries", type=click.IntRange(0, 10), default=4, show_default=True,
               help="Retries on connection errors, timeouts, 429, 502, 503, 504.")
 @click.option("--backoff", type=click.FloatRange(min=0), default=0.5, show_default=True,
@@ -179,12 +185,15 @@ def _verbose_logging(enabled: bool) -> None:
 @click.option("--prometheus-url", envvar="PROMETHEUS_URL", default="http://localhost:9090", show_default=True,
               type=HttpUrl(),
               help="Prometheus base URL for --reload (env PROMETHEUS_URL).")
+@click.option("--prometheus-rules-path", default=None, metavar="PATH",
+              help="The rules directory as Prometheus sees it, when that differs (a container's mount).")
 @click.option("-v", "--verbose", is_flag=True, help="Trace every request (method, path, status, time; never secrets).")
 @handle_errors
 def push(spec_path: str, grafana_url: str | None, token: str | None, user: str | None, password: str | None,
          org_id: str | None, ca_cert: str | None, insecure: bool, timeout: float, retries: int, backoff: float,
          concurrency: int, dry_run: bool, prune: bool, message: str | None, no_grafana: bool,
-         prometheus_rules_dir: str | None, reload: bool, prometheus_url: str, verbose: bool) -> None:
+         prometheus_rules_dir: str | None, reload: bool, prometheus_url: str, prometheus_rules_path: str | None,
+         verbose: bool) -> None:
     """Push the dashboards to Grafana (created / updated / unchanged) and optionally the rules to Prometheus.
 
     Renders the spec in memory and sends exactly the dashboards `render` writes. A dashboard
@@ -200,13 +209,17 @@ def push(spec_path: str, grafana_url: str | None, token: str | None, user: str |
 
     if prometheus_rules_dir:
         directory = Path(prometheus_rules_dir)
-        report = handoff(artifacts, directory, prometheus_url=prometheus_url, reload=reload, timeout=timeout,
-                         retries=retries, backoff=backoff, dry_run=dry_run)
+        with PrometheusClient(prometheus_url, timeout=timeout, connect_retries=retries,
+                              on_retry=retry_notice) as prom:
+            report = handoff(artifacts, directory, prometheus_url=prometheus_url, reload_rules=reload,
+                             key=spec_key(spec_path, directory), prometheus_path=prometheus_rules_path,
+                             dry_run=dry_run, client=prom)
         verb = "would write" if dry_run else "wrote"
         click.echo(f"rules {directory}: {verb} {len(report.written)}, {len(report.unchanged)} unchanged, "
                    f"{'would remove' if dry_run else 'removed'} {len(report.removed)}")
         if report.groups:
-            click.echo(f"prometheus {prometheus_url}: reloaded; {len(report.groups)} groups loaded")
+            click.echo(f"prometheus {redact(prometheus_url)}: reloaded; {len(report.groups)} groups loaded from "
+                       f"{prometheus_rules_path or directory.resolve()}")
 
     if no_grafana:
         return
@@ -218,7 +231,7 @@ def push(spec_path: str, grafana_url: str | None, token: str | None, user: str |
     settings = Settings(url=grafana_url or spec.grafana.url, token=token or None, user=user or None,
                         password=password or None, org_id=org_id or None, ca_cert=ca_cert, insecure=insecure,
                         timeout=timeout, retries=retries, backoff=backoff, pool_size=concurrency)
-    client = Client(settings)
+    client = Client(settings, on_retry=retry_notice)
     try:
         push_grafana(client, spec.source, spec.grafana.folder_uid, spec.grafana.folder_title,
                      dashboards(artifacts), message=message, dry_run=dry_run, prune=prune, concurrency=concurrency)

@@ -12,7 +12,7 @@ from slogen.errors import SlogenError, StaleError
 from slogen.lint import warnings
 from slogen.render import render as render_bundle
 from slogen.schema import schema_text
-from slogen.writer import atomic_write, check_tree, write_tree
+from slogen.writer import atomic_write, check_tree, spec_key, write_tree
 
 
 @click.command()
@@ -45,7 +45,7 @@ def render(spec_path: str, out_dir: str, check: bool) -> None:
     out_dir = beside_spec(spec_path, out_dir, ".")
     root = Path(out_dir)
     if check:
-        differences = check_tree(artifacts, root)
+        differences = check_tree(artifacts, root, spec_key(spec_path, root))
         if not differences:
             click.echo(f"{len(artifacts)} files up to date with {spec_path}")
             return
@@ -55,7 +55,7 @@ def render(spec_path: str, out_dir: str, check: bool) -> None:
                 click.echo(d.diff)
         raise StaleError(f"{len(differences)} of the rendered files differ from {spec_path}; "
                          f"run 'slogen render -f {spec_path} -o {out_dir}' and commit the result")
-    report = write_tree(artifacts, root)
+    report = write_tree(artifacts, root, spec_key(spec_path, root))
     click.echo(f"rendered {len(artifacts)} files into {root}: {len(report.written)} written, "
                f"{len(report.unchanged)} unchanged, {len(report.removed)} removed")
     for path in report.written:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -12,14 +13,16 @@ from typing import Any
 
 import click
 
-from slogen import budget
+from slogen import budget, safefile
 from slogen import conventions as c
 from slogen import gate as policy
 from slogen.cli.common import HttpUrl, beside_spec, handle_errors, load_spec, spec_option
+from slogen.cli.notices import retry_notice
 from slogen.cli.table import colour_enabled, rule_for, table
 from slogen.errors import SlogenError, SpecError, UndecidedError
 from slogen.model import Spec
 from slogen.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL, PrometheusClient
+from slogen.textsafe import oneline
 
 COLOURS: dict[str, dict[str, Any]] = {
     "NORMAL": {"fg": "green"}, "CAUTION": {"fg": "yellow"}, "WARNING": {"fg": 208},  # 208: orange (256 colours)
@@ -35,10 +38,10 @@ class TimeParam(click.ParamType[float]):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         if isinstance(value, int | float):
-            return float(value)
+            return self._finite(float(value), param, ctx)
         text = str(value).strip()
         try:
-            return float(text)
+            return self._finite(float(text), param, ctx)
         except ValueError:
             pass
         try:
@@ -48,6 +51,12 @@ class TimeParam(click.ParamType[float]):
         if moment.tzinfo is None:
             self.fail(f"{text!r} has no time zone; add Z or an offset such as +02:00", param, ctx)
         return moment.timestamp()
+
+    def _finite(self, unix: float, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        # float() accepts nan, inf and 1_000; only plain finite seconds within datetime's range are times.
+        if not math.isfinite(unix) or not -62135596800 <= unix <= 253402300799:
+            self.fail(f"{unix!r} is not a time: give unix seconds (finite) or RFC 3339", param, ctx)
+        return unix
 
 
 def _remote_options(func: Any) -> Any:
@@ -70,7 +79,7 @@ def _remote_options(func: Any) -> Any:
 def _snapshot(spec: Spec, service: str | None, slo: str | None, url: str, timeout: float,
               when: float | None) -> budget.Snapshot:
     slos = budget.select(spec, service, slo)
-    with PrometheusClient(url, timeout=timeout) as client:
+    with PrometheusClient(url, timeout=timeout, on_retry=retry_notice) as client:
         snapshot = budget.fetch(slos, spec.policy, client, when if when is not None else time.time(),
                                 service=service, slo=slo)
     for warning in snapshot.warnings:
@@ -93,10 +102,21 @@ def _render(snapshot: budget.Snapshot, colour: bool) -> str:
     text = table(HEADERS, rows, right=RIGHT, styles=[COLOURS[b.state] for b in snapshot.slos], colour=colour,
                  rule=rule_for(sys.stdout))
     parts = [f"Error budgets as of {policy.rfc3339(snapshot.time)}  (worst: {snapshot.state})", text]
-    if snapshot.unknown:
-        note = f"no data for {policy.names(snapshot.unknown)} (are the rendered rules loaded in this Prometheus?)"
+    for note in _unknown_notes(snapshot):
         parts.append(click.style(note, fg="magenta") if colour else note)
     return "\n".join(parts) + "\n"
+
+
+def _unknown_notes(snapshot: budget.Snapshot) -> list[str]:
+    """Why SLOs are UNKNOWN: no data, or an answer that cannot be a real budget (never trusted)."""
+    notes = [f"implausible answer from Prometheus for {b.name}: {b.implausible}; not trusted"
+             for b in snapshot.implausible[:10]]
+    if len(snapshot.implausible) > 10:
+        notes.append(f"... and {len(snapshot.implausible) - 10} more implausible answers")
+    missing = tuple(b for b in snapshot.unknown if not b.implausible)
+    if missing:
+        notes.append(f"no data for {policy.names(missing)} (are the rendered rules loaded in this Prometheus?)")
+    return notes
 
 
 @click.command()
@@ -160,7 +180,7 @@ class GateCommand(click.Command):
 
 
 def _undecided(message: str, at: float, json_file: str | None, summary_dashboard: str | None,
-               snapshot: budget.Snapshot | None = None) -> UndecidedError:
+               snapshot: budget.Snapshot | None = None, verdict: str | None = None) -> UndecidedError:
     read = snapshot or budget.Snapshot(at, ())
     code = policy.EXIT_CODES[c.UNKNOWN]
     if json_file:
@@ -169,7 +189,7 @@ def _undecided(message: str, at: float, json_file: str | None, summary_dashboard
         except UndecidedError as exc:
             click.echo(f"error: {exc}", err=True)
     _summary(read, code, None, summary_dashboard, error=message)
-    return UndecidedError(f"{message}\ngate: UNKNOWN: {policy.POLICY[c.UNKNOWN]}")
+    return UndecidedError(f"{message}\ngate: UNKNOWN: {verdict or policy.POLICY[c.UNKNOWN]}")
 
 
 def _write_json(path: str, document: dict[str, Any]) -> None:
@@ -186,9 +206,10 @@ def _summary(snapshot: budget.Snapshot, code: int, override: str | None, dashboa
         return
     text = policy.step_summary(snapshot, code, override, dashboard or "", error=error)
     try:
-        with open(path, "a", encoding="utf-8") as out:
-            out.write(text)
-    except OSError as exc:  # the summary is a courtesy; the exit code is the decision
+        safefile.append(path, text, what="GITHUB_STEP_SUMMARY")
+    except safefile.UnsafePathError as exc:  # the summary is a courtesy; the exit code is the decision
+        click.echo(f"warning: not written: {exc}", err=True)
+    except OSError as exc:
         click.echo(f"warning: cannot write GITHUB_STEP_SUMMARY {path}: {exc.strerror or exc}", err=True)
 
 
@@ -236,6 +257,10 @@ def _gate(spec_path: str, service: str | None, slo_name: str | None, when: float
         raise _undecided(str(exc), at, json_file, dashboard) from None
     state = snapshot.state
     code = policy.EXIT_CODES[state]
+    for var, value in policy.unrecognised_overrides(env):
+        click.echo(f"warning: {var}={oneline(value, 40)!r} is ignored: it is neither true "
+                   f"({', '.join(policy.TRUE_VALUES)}) nor false ({', '.join(v for v in policy.FALSE_VALUES if v)}, "
+                   "or empty)", err=True)
     override = policy.override_for(state, env)
     for var in policy.ignored_overrides(state, env):
         click.echo(f"warning: {var} is set but only overrides {_state_of(var)}; the state is {state}", err=True)
@@ -244,7 +269,7 @@ def _gate(spec_path: str, service: str | None, slo_name: str | None, when: float
             policy.append_audit(audit_log, policy.audit_record(snapshot, override, env))
         except policy.AuditError as exc:
             _report(snapshot, policy.EXIT_CODES[c.UNKNOWN])
-            raise _undecided(str(exc), at, json_file, dashboard, snapshot) from None
+            raise _undecided(str(exc), at, json_file, dashboard, snapshot, verdict=policy.AUDIT_REFUSED) from None
         code = 0
     _report(snapshot, code)
     if override:
@@ -255,8 +280,13 @@ def _gate(spec_path: str, service: str | None, slo_name: str | None, when: float
         _write_json(json_file, policy.gate_document(snapshot, code, override))
     _summary(snapshot, code, override, dashboard)
     if state == c.UNKNOWN:
-        click.echo(f"error: no data in Prometheus for {policy.names(snapshot.unknown)}: cannot decide (are the "
-                   "rendered rules loaded, and is the SLI's total series scraped?)", err=True)
+        for b in snapshot.implausible[:10]:
+            click.echo(f"error: implausible answer from Prometheus for {b.name}: {b.implausible}: cannot decide",
+                       err=True)
+        missing = tuple(b for b in snapshot.unknown if not b.implausible)
+        if missing:
+            click.echo(f"error: no data in Prometheus for {policy.names(missing)}: cannot decide (are the "
+                       "rendered rules loaded, and is the SLI's total series scraped?)", err=True)
     sys.exit(code)
 
 

@@ -104,8 +104,8 @@ def hour_rules(slo: SLO, spec: Spec) -> list[Rule]:
 def alert_rules(slo: SLO, spec: Spec) -> list[Rule]:
     """The 1h burn rate (dashboards and the gate read it), then the page and ticket alerts."""
     burn = record(c.BURN_RATE_1H, f"{q.series(c.error_ratio('1h'), slo)} / {q.num(slo.error_budget)}", slo)
-    return ([burn] + alerts.burn_rate_alerts(slo, spec, c.SEVERITY_PAGE)
-            + alerts.burn_rate_alerts(slo, spec, c.SEVERITY_TICKET))
+    return [burn, *alerts.burn_rate_alerts(slo, spec, c.SEVERITY_PAGE),
+            *alerts.burn_rate_alerts(slo, spec, c.SEVERITY_TICKET)]
 
 
 def budget_rules(slo: SLO, spec: Spec) -> list[Rule]:
