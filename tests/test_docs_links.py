@@ -26,6 +26,7 @@ NOT_REPO_FILES = {
     "gate.json", "status.json", "slos.schema.json",  # written by the commands the docs show
     ".venv/bin/activate",  # created by the README's first command
     ".gitlab-ci.yml", ".pre-commit-config.yaml", "prometheus.yml",  # the user's files
+    "dashboards/archive/",  # an example of a folder of hand-kept copies slogen never touches
 }
 
 

@@ -217,3 +217,10 @@ def _pipeline(tokens: list[tuple[str, str]], column: int, declared: set[str]) ->
         elif value == "|" and (i == 0 or (i + 1 < len(tokens) and tokens[i + 1][1] == "|")):
             # A trailing `|` is accepted by Go's parser; a leading or doubled one is not.
             raise TemplateError(f"missing command around '|' at column {column}")
+
+
+def literal(text: str) -> str:
+    """A template that expands to `text` as written: `{{` becomes the action `{{ "{{" }}`.
+
+    For values that are data, not templates (a service's labels copied onto its alerts)."""
+    return text.replace("{{", '{{ "{{" }}')

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import stat
 from fractions import Fraction
 from functools import cache
@@ -95,7 +94,7 @@ def _validated(text: str, *, filename: str) -> tuple[Spec, dict[str, Any]]:
     if any(p.message.startswith("keys must be text") for p in located.duplicates):
         raise SpecError(filename, located.duplicates)  # the schema checks assume text keys
     problems = (list(located.duplicates) + _non_finite(located) + schema_problems(located)
-                + semantic_problems(located) + template_problems(located))
+                + semantic_problems(located))
     if problems:
         raise SpecError(filename, _unique(problems))
     _canonical_promql(located.data)
@@ -307,44 +306,6 @@ def _canonical_promql(doc: dict[str, Any]) -> None:
                 for key in ("errors", "good", "total"):
                     if key in expr:
                         expr[key] = strip_comments(expr[key])
-
-
-# ---------------------------------------------------------------- alert templates
-
-# Prometheus expands alert labels and annotations as Go templates, and refuses the whole rule file
-# when one does not parse. slogen accepts the common actions only: a spec that validates must load.
-_ACTION = re.compile(r"\{\{-?\s*(?:\$labels\.[a-zA-Z_]\w*|\.Labels\.[a-zA-Z_]\w*|\$externalLabels\.[a-zA-Z_]\w*"
-                     r"|\$value|\.Value)(?:\s*\|\s*(?:humanize|humanize1024|humanizePercentage|humanizeDuration"
-                     r"|toUpper|toLower|title))*\s*-?\}\}")
-_TEMPLATED = ("labels", "annotations")
-
-
-def template_problems(located: Located) -> list[Problem]:
-    """Alert labels and annotations whose `{{ }}` actions Prometheus could not parse (or slogen cannot vouch for)."""
-    out: list[Problem] = []
-    services = located.data.get("services")
-    for si, service in enumerate(services if isinstance(services, list) else []):
-        slos = service.get("slos") if isinstance(service, dict) else None
-        for li, slo in enumerate(slos if isinstance(slos, list) else []):
-            alerting = slo.get("alerting") if isinstance(slo, dict) else None
-            if not isinstance(alerting, dict):
-                continue
-            base = ("services", si, "slos", li, "alerting")
-            maps = [(base, alerting)] + [((*base, k), alerting[k]) for k in ("page", "ticket")
-                                         if isinstance(alerting.get(k), dict)]
-            for path, holder in maps:
-                for kind in _TEMPLATED:
-                    values = holder.get(kind)
-                    for name, value in (values.items() if isinstance(values, dict) else ()):
-                        if isinstance(value, str) and ("{{" in value or "}}" in value) and (
-                                "{{" in _ACTION.sub("", value) or "}}" in _ACTION.sub("", value)):
-                            line, col = located.position((*path, kind, name))
-                            out.append(Problem(line, col, json_path((*path, kind, name)),
-                                               "Prometheus reads {{ }} here as a template: use only "
-                                               "{{ $labels.NAME }}, "
-                                               "{{ $value }} (optionally | humanize, | humanizePercentage ...), "
-                                               "or no braces"))
-    return out
 
 
 # ---------------------------------------------------------------- the model

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from slogen import conventions as c
+from slogen import gotemplate
 from slogen import windows
 from slogen.model import SLO, AlertOverride, Spec
 from slogen.render import promql_builders as q
@@ -37,7 +38,9 @@ def alert_labels(slo: SLO, severity: str) -> dict[str, str]:
     """service, slo, severity, the service's labels, then the spec's alert labels and the severity's
     own (which may override `severity`). Burn-rate expressions are summed to no labels, so the
     rule's labels are the alert's whole identity."""
-    return {c.LABEL_SERVICE: slo.service, c.LABEL_SLO: slo.name, c.LABEL_SEVERITY: severity, **dict(slo.labels),
+    # the service's labels are data: Prometheus would expand them as templates, so keep them literal
+    service_labels = {k: gotemplate.literal(v) for k, v in slo.labels.items()}
+    return {c.LABEL_SERVICE: slo.service, c.LABEL_SLO: slo.name, c.LABEL_SEVERITY: severity, **service_labels,
             **dict(slo.alerting.labels), **dict(_override(slo, severity).labels)}
 
 
