@@ -116,8 +116,9 @@ def test_status_document_schema() -> None:
     assert list(doc) == ["schema", "state", "time", "slos"]
     assert (doc["schema"], doc["state"], doc["time"]) == ("slogen/status/v1", "WARNING", "2026-11-18T11:06:40Z")
     assert doc["slos"][0] == {"service": "a", "slo": "availability", "objective": 0.999, "window": "30d",
-                              "sli": pytest.approx(0.9999), "error_budget_remaining": 0.9, "burn_rate_1h": 0.0,
-                              "days_to_exhaustion": None, "state": "NORMAL", "policy": gate.POLICY["NORMAL"]}
+                              "sli": pytest.approx(0.9999), "error_budget_remaining": 0.9, "coverage": None,
+                              "burn_rate_1h": 0.0, "days_to_exhaustion": None, "state": "NORMAL",
+                              "unknown_reason": None, "policy": gate.POLICY["NORMAL"]}
     unknown = gate.status_document(Snapshot(0.5, (_budget("x", None, c.UNKNOWN, burn=None, days=None),)))
     assert unknown["time"] == "1970-01-01T00:00:00.500Z"
     assert unknown["slos"][0]["sli"] is None and unknown["slos"][0]["error_budget_remaining"] is None

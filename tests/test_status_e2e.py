@@ -268,7 +268,7 @@ def test_status_table_and_colour(world: World) -> None:
     assert "\x1b[" not in plain.stdout  # not a TTY: no colour codes
     for s in SERVICES:
         assert re.search(rf"{s.name}\s+availability\s+{s.objective:g}% / {s.window}\s.*{s.state}", plain.stdout), s.name
-    assert "no data for ghost/availability" in plain.stdout
+    assert "no data yet for ghost/availability: the rules are loaded" in plain.stdout
     coloured = world.run("status", env={"FORCE_COLOR": "1"})
     assert "\x1b[32m" in coloured.stdout  # NORMAL in green
     no_color = world.run("status", env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
@@ -306,7 +306,7 @@ def test_gate_over_everything_is_undecided_because_of_the_ghost(world: World, tm
     out = tmp_path / "gate.json"
     result = world.run("gate", "--json", str(out), env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert result.returncode == 99
-    assert "no data in Prometheus for ghost/availability" in result.stderr
+    assert "error: no data yet for ghost/availability: the rules are loaded" in result.stderr
     doc = json.loads(out.read_text())
     assert (doc["state"], doc["exit_code"], doc["deciding_slo"]) == ("UNKNOWN", 99, {"service": GHOST,
                                                                                       "slo": "availability"})

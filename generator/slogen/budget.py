@@ -20,7 +20,7 @@ import heapq
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import cache
 from typing import TypeVar
@@ -29,6 +29,7 @@ from slogen import conventions as c
 from slogen.errors import SlogenError
 from slogen.model import SLO, Policy, Spec
 from slogen.prometheus import PrometheusClient
+from slogen.promql.ast import Matcher, Selector, render
 
 STATE_ORDER = (*c.STATES, c.UNKNOWN)  # best first; UNKNOWN is worst: the gate cannot decide
 _RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
@@ -40,7 +41,12 @@ T = TypeVar("T")
 # error ratio is not read: the rules record R = 1 − ratio ÷ budget from it in the same evaluation,
 # so ratio = (1 − R) × budget, and leaving it out cuts the answer (and Prometheus' work) by a
 # third: 20,000 series instead of 30,000 for 10,000 SLOs.
-SERIES = {"remaining": c.BUDGET_REMAINING, "burn_1h": c.BURN_RATE_1H}
+SERIES = {"remaining": c.BUDGET_REMAINING, "burn_1h": c.BURN_RATE_1H, "coverage": c.PERIOD_COVERAGE}
+
+# Why an SLO without an implausible answer is UNKNOWN: its rules are not in Prometheus at all (no
+# SLO_INFO series, which the rules record from their first minutes), or they are and have no data.
+RULES_NOT_LOADED = "rules not loaded"
+NO_DATA = "no data"
 
 
 class UnknownSLOError(SlogenError):
@@ -103,6 +109,15 @@ class SLOBudget:
     days_to_exhaustion: float | None
     state: str
     implausible: str = ""  # why Prometheus' answer for this SLO was not trusted (then state is UNKNOWN)
+    coverage: float | None = None  # share of the period the budget covers (1 once the history spans it)
+    missing: str = ""  # UNKNOWN and not implausible: RULES_NOT_LOADED or NO_DATA
+
+    @property
+    def unknown_reason(self) -> str | None:
+        """Why the state is UNKNOWN (None when it is not)."""
+        if self.state != c.UNKNOWN:
+            return None
+        return self.implausible or self.missing or NO_DATA
 
     @property
     def sli(self) -> float | None:
@@ -170,12 +185,16 @@ def budget_query(service: str | None = None, slo: str | None = None) -> str:
     for name in names:  # metric names need no regex escaping; refuse a convention that would
         if not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", name):
             raise ValueError(f"not a metric name: {name!r}")
-    matchers = [f'__name__=~"{"|".join(names)}"']
-    if service is not None:
-        matchers.append(f'{c.LABEL_SERVICE}="{_escape(service)}"')
-    if slo is not None:
-        matchers.append(f'{c.LABEL_SLO}="{_escape(slo)}"')
-    return "{" + ",".join(matchers) + "}"
+    return render(Selector(None, (Matcher("__name__", "=~", "|".join(names)), *_narrowing(service, slo))))
+
+
+def _narrowing(service: str | None, slo: str | None) -> tuple[Matcher, ...]:
+    return tuple(Matcher(label, "=", value) for label, value in ((c.LABEL_SERVICE, service), (c.LABEL_SLO, slo))
+                 if value is not None)
+
+
+def _narrowed(name: str, service: str | None, slo: str | None) -> str:
+    return render(Selector(name, _narrowing(service, slo)))
 
 
 def fetch(slos: Sequence[SLO], policy: Policy, client: PrometheusClient, at: float,
@@ -194,9 +213,15 @@ def fetch(slos: Sequence[SLO], policy: Policy, client: PrometheusClient, at: flo
         if role in seen:  # one series per SLO: two mean a rule file loaded twice, or a forged answer
             doubts[key] = f"several {SERIES[role]} series (is a rule file loaded twice?)"
         seen[role] = sample.value
-    return Snapshot(at, tuple(budget_of(s, values.get((s.service, s.name), {}), policy,
-                                        doubts.get((s.service, s.name), "")) for s in slos),
-                    tuple(result.warnings))
+    budgets = [budget_of(s, values.get((s.service, s.name), {}), policy, doubts.get((s.service, s.name), ""))
+               for s in slos]
+    if any(b.state == c.UNKNOWN and not b.implausible for b in budgets):
+        # Only then a second query: which SLOs have their rules loaded at all.
+        loaded = {(r.labels.get(c.LABEL_SERVICE, ""), r.labels.get(c.LABEL_SLO, ""))
+                  for r in client.query(_narrowed(c.SLO_INFO, service, slo), at=at).samples}
+        budgets = [replace(b, missing=NO_DATA if (b.service, b.slo) in loaded else RULES_NOT_LOADED)
+                   if b.state == c.UNKNOWN and not b.implausible else b for b in budgets]
+    return Snapshot(at, tuple(budgets), tuple(result.warnings))
 
 
 def doubt(values: dict[str, float]) -> str:
@@ -224,8 +249,15 @@ def budget_of(slo: SLO, values: dict[str, float], policy: Policy, implausible: s
         error_ratio=None if remaining is None else _finite_or((1 - remaining) * error_budget, None),
         remaining=remaining, burn_rate_1h=burn,
         days_to_exhaustion=days_to_exhaustion(remaining, slo.window_days, burn),
-        state=state, implausible=implausible,
+        state=state, implausible=implausible, coverage=_coverage(values.get("coverage")),
     )
+
+
+def _coverage(value: float | None) -> float | None:
+    """The recorded coverage, clamped to (0, 1]; None when absent or not a share."""
+    if value is None or not math.isfinite(value) or value <= 0:
+        return None
+    return min(value, 1.0)
 
 
 @cache
@@ -241,6 +273,3 @@ def _worst_first(b: SLOBudget) -> tuple[int, float]:
 def _finite_or(value: float | None, default: T) -> float | T:
     return value if value is not None and math.isfinite(value) else default
 
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')

@@ -100,9 +100,11 @@ def slo_detail(budget: SLOBudget) -> dict[str, Any]:
         "window": budget.window,
         "sli": number(budget.sli),
         "error_budget_remaining": number(budget.remaining),
+        "coverage": number(budget.coverage),
         "burn_rate_1h": number(budget.burn_rate_1h),
         "days_to_exhaustion": number(budget.days_to_exhaustion),
         "state": budget.state,
+        "unknown_reason": budget.unknown_reason,
         "policy": POLICY[budget.state],
     }
 

@@ -97,7 +97,7 @@ RIGHT = frozenset({2, 3, 4, 5, 6})
 def _render(snapshot: budget.Snapshot, colour: bool) -> str:
     """The status table, its title, and a note naming SLOs without data."""
     rows = [(b.service, b.slo, f"{b.objective * 100:g}% / {b.window}",
-             "no data" if b.sli is None else f"{b.sli * 100:.3f}%", policy.percent(b.remaining),
+             "no data" if b.sli is None else f"{b.sli * 100:.3f}%", budget_text(b),
              policy.rate(b.burn_rate_1h), policy.days_left(b), b.state) for b in snapshot.slos]
     text = table(HEADERS, rows, right=RIGHT, styles=[COLOURS[b.state] for b in snapshot.slos], colour=colour,
                  rule=rule_for(sys.stdout))
@@ -113,10 +113,31 @@ def _unknown_notes(snapshot: budget.Snapshot) -> list[str]:
              for b in snapshot.implausible[:10]]
     if len(snapshot.implausible) > 10:
         notes.append(f"... and {len(snapshot.implausible) - 10} more implausible answers")
-    missing = tuple(b for b in snapshot.unknown if not b.implausible)
-    if missing:
-        notes.append(f"no data for {policy.names(missing)} (are the rendered rules loaded in this Prometheus?)")
+    return notes + missing_notes(snapshot)
+
+
+def missing_notes(snapshot: budget.Snapshot) -> list[str]:
+    """What to do about SLOs that are UNKNOWN for want of data: rules not loaded, or loaded with no data."""
+    notes = []
+    absent = tuple(b for b in snapshot.unknown if b.missing == budget.RULES_NOT_LOADED)
+    if absent:
+        notes.append(f"rules not loaded for {policy.names(absent)}: this Prometheus has no slogen rules for "
+                     "them (add the rendered rules/ files to its rule_files, or slogen push --prometheus-rules-dir)")
+    empty = tuple(b for b in snapshot.unknown if b.missing == budget.NO_DATA)
+    if empty:
+        notes.append(f"no data yet for {policy.names(empty)}: the rules are loaded but have recorded no budget "
+                     "(is the SLI's total series scraped? rules loaded moments ago take up to 5 minutes)")
     return notes
+
+
+def budget_text(b: budget.SLOBudget) -> str:
+    """Budget remaining, and how much of the period it covers while that is less than all of it."""
+    text = policy.percent(b.remaining)
+    if b.remaining is not None and b.coverage is not None and b.coverage < 1:
+        hours = round(b.coverage * b.window_days * 24)
+        covered = f"{hours // 24}d" if hours >= 48 else f"{hours}h"
+        text += f" (budget over {covered} of {b.window})"
+    return text
 
 
 @click.command()
@@ -283,10 +304,8 @@ def _gate(spec_path: str, service: str | None, slo_name: str | None, when: float
         for b in snapshot.implausible[:10]:
             click.echo(f"error: implausible answer from Prometheus for {b.name}: {b.implausible}: cannot decide",
                        err=True)
-        missing = tuple(b for b in snapshot.unknown if not b.implausible)
-        if missing:
-            click.echo(f"error: no data in Prometheus for {policy.names(missing)}: cannot decide (are the "
-                       "rendered rules loaded, and is the SLI's total series scraped?)", err=True)
+        for note in missing_notes(snapshot):
+            click.echo(f"error: {note}: cannot decide", err=True)
     sys.exit(code)
 
 

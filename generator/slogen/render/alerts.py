@@ -14,8 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from slogen import conventions as c
-from slogen import gotemplate
-from slogen import windows
+from slogen import gotemplate, windows
 from slogen.model import SLO, AlertOverride, Spec
 from slogen.render import promql_builders as q
 
