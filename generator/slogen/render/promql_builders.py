@@ -8,6 +8,7 @@ label set and `and`/`or`/`/` between them match without `on(...)`. The builders 
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
 from slogen import conventions as c
@@ -153,6 +154,7 @@ def raw_ratio_expr(slo: SLO, window: str) -> Binary:
     return _per_event(errors, events_expr(slo, window))
 
 
+@functools.cache  # a handful of distinct windows, asked for by every SLO's alert and budget rules
 def tile_range(window: str) -> str:
     """Range holding exactly window ÷ tile samples of a tile series: 1 ms short of `window`,
     since Prometheus 2.x ranges include both ends (3.x excludes the start: same count)."""
