@@ -9,7 +9,6 @@ exhausted; they wait 15m so a value hovering at the threshold does not flap.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any
 from urllib.parse import urlencode
 
@@ -92,7 +91,7 @@ def policy_alerts(slo: SLO, spec: Spec) -> list[dict[str, Any]]:
         return []
     freeze = spec.policy.freeze
     remaining = q.recorded(c.BUDGET_REMAINING, slo)
-    below_freeze = and_(binary("<", remaining, Fraction(str(freeze)) / 100), binary(">=", remaining, 0))
+    below_freeze = and_(binary("<", remaining, q.policy_fraction(freeze)), binary(">=", remaining, 0))
     who = f"{slo.service}/{slo.name}"
     return [
         {"alert": c.ALERT_FREEZE, "expr": render(below_freeze), "for": POLICY_FOR,

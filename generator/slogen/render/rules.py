@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable
-from fractions import Fraction
 from typing import Any
 
 import slogen.render.alerts as alerts
@@ -136,14 +135,9 @@ def state_rules(slo: SLO, spec: Spec) -> list[Rule]:
     ]
 
 
-def policy_fraction(percent: float) -> Fraction:
-    """A policy threshold in percent as an exact ratio (80 → 4/5)."""
-    return Fraction(str(percent)) / 100
-
-
 def state_expr(remaining: Expr, policy: Policy) -> Expr:
     """STATE_CODES from budget remaining R: NORMAL R > caution, CAUTION warning ≤ R ≤ caution,
     WARNING freeze ≤ R < warning, FREEZE 0 ≤ R < freeze, EXHAUSTED R < 0 (docs/rules.md)."""
     steps = [("<=", policy.caution), ("<", policy.warning), ("<", policy.freeze), ("<", 0.0)]
-    flags: list[Expr] = [Paren(binary(op, remaining, policy_fraction(p), bool_=True)) for op, p in steps]
+    flags: list[Expr] = [Paren(binary(op, remaining, q.policy_fraction(p), bool_=True)) for op, p in steps]
     return functools.reduce(operator.add, flags)
