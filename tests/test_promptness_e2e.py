@@ -25,8 +25,8 @@ from prom import needs_prometheus, prometheus
 from rulehist import build_history
 from slogen import conventions as c
 from slogen import windows
+from slogen.promql import number_text as num
 from slogen.render import render
-from slogen.render.promql_builders import num
 from slogen.spec import loads
 
 pytestmark = needs_prometheus

@@ -13,6 +13,7 @@ from conftest import ROOT, SPECS
 from slogen import conventions as c
 from slogen.durations import parse_duration
 from slogen.model import Policy
+from slogen.promql import Raw, number_text, render
 from slogen.render import promql_builders as q
 from slogen.render import rules
 from slogen.spec import load, loads
@@ -254,16 +255,16 @@ def test_tile_range_is_one_millisecond_short(window: str) -> None:
     assert parse_duration(text) == pytest.approx(parse_duration(window) - 0.001)
 
 
-def test_num_prints_fractions_exactly() -> None:
-    assert q.num(Fraction(999, 1000)) == "0.999"
-    assert q.num(1 - Fraction("99.9") / 100) == "0.001"
-    assert q.num(Fraction("14.4") * Fraction(1, 1000)) == "0.0144"
-    assert q.num(Fraction(30)) == "30"
-    assert q.num(Fraction(1, 3)) == repr(1 / 3)
+def test_numbers_print_fractions_exactly() -> None:
+    assert number_text(Fraction(999, 1000)) == "0.999"
+    assert number_text(1 - Fraction("99.9") / 100) == "0.001"
+    assert number_text(Fraction("14.4") * Fraction(1, 1000)) == "0.0144"
+    assert number_text(Fraction(30)) == "30"
+    assert number_text(Fraction(1, 3)) == repr(1 / 3)
 
 
 def test_state_expression_thresholds() -> None:
-    expr = rules.state_expr("R", Policy(caution=80, warning=50, freeze=20))
+    expr = render(rules.state_expr(Raw("R", atomic=True), Policy(caution=80, warning=50, freeze=20)))
     assert expr == "(R <= bool 0.8) + (R < bool 0.5) + (R < bool 0.2) + (R < bool 0)"
     assert c.STATE_CODES == {"NORMAL": 0, "CAUTION": 1, "WARNING": 2, "FREEZE": 3, "EXHAUSTED": 4}
 

@@ -26,6 +26,7 @@ import yaml
 from prom import backfill, instant, needs_prometheus, prometheus
 from slogen import conventions as c
 from slogen.model import Policy
+from slogen.promql import Raw, render
 from slogen.render import promql_builders as q
 from slogen.render import rules
 from slogen.spec import loads
@@ -212,7 +213,7 @@ def test_mean_of_5m_ratios_is_measurably_off(setup: dict[str, Any]) -> None:
 def test_day_window_from_tiles_tracks_the_incident(setup: dict[str, Any]) -> None:
     slo = next(s for s in setup["spec"].slos if s.name == "aligned")
     for at in (INCIDENT[1] + 3600, INCIDENT[0] + 45 * 60):  # the whole incident, and its first 45 minutes
-        got = _one(setup["url"], q.tiled_ratio(slo, "1d"), at)
+        got = _one(setup["url"], render(q.tiled_ratio(slo, "1d")), at)
         want = _true_ratio(setup["cumulative"], at - DAY, at)
         assert _relative(got, want) < 1e-9, (at, got, want)
 
@@ -222,5 +223,5 @@ def test_day_window_from_tiles_tracks_the_incident(setup: dict[str, Any]) -> Non
     (0.2, "WARNING"), (0.1999999, "FREEZE"), (0.0, "FREEZE"), (-0.0000001, "EXHAUSTED"), (-3.0, "EXHAUSTED"),
 ])
 def test_state_boundaries_on_prometheus(setup: dict[str, Any], remaining: float, state: str) -> None:
-    expr = rules.state_expr(f"vector({remaining!r})", Policy(caution=80, warning=50, freeze=20))
+    expr = render(rules.state_expr(Raw(f"vector({remaining!r})", atomic=True), Policy(caution=80, warning=50, freeze=20)))
     assert _one(setup["url"], expr, END) == c.STATE_CODES[state]

@@ -9,13 +9,13 @@ exhausted; they wait 15m so a value hovering at the threshold does not flap.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any
 from urllib.parse import urlencode
 
 from slogen import conventions as c
 from slogen import gotemplate, windows
 from slogen.model import SLO, AlertOverride, Spec
+from slogen.promql import Expr, Paren, and_, binary, number_text, or_, render
 from slogen.render import promql_builders as q
 
 POLICY_FOR = "15m"
@@ -48,7 +48,7 @@ def _annotations(slo: SLO, spec: Spec, severity: str, summary: str, description:
             **dict(slo.alerting.annotations), **dict(_override(slo, severity).annotations)}
 
 
-def window_ratio(slo: SLO, window: str) -> str:
+def window_ratio(slo: SLO, window: str) -> Expr:
     """The error ratio over `window` as the alerts read it: the sli group's recording for the raw
     windows, else summed from the short tiles. Summed so every row has the same (empty) label set."""
     if window in windows.raw_windows(slo.window):
@@ -56,17 +56,17 @@ def window_ratio(slo: SLO, window: str) -> str:
     return q.tiled_ratio(slo, window)
 
 
-def burn_condition(slo: SLO, row: windows.BurnWindow) -> str:
-    """`ratio(long) > t and ratio(short) > t` with t = factor × budget printed exactly."""
-    threshold = q.num(row.factor(slo.window) * slo.error_budget)
-    return (f"(\n  {window_ratio(slo, row.long)} > {threshold}\nand\n"
-            f"  {window_ratio(slo, row.short)} > {threshold}\n)")
+def burn_condition(slo: SLO, row: windows.BurnWindow) -> Paren:
+    """`(ratio(long) > t and ratio(short) > t)` with t = factor × budget printed exactly."""
+    threshold = row.factor(slo.window) * slo.error_budget
+    return Paren(and_(binary(">", window_ratio(slo, row.long), threshold),
+                      binary(">", window_ratio(slo, row.short), threshold)))
 
 
 def _describe(slo: SLO, rows: list[windows.BurnWindow]) -> str:
     parts = [f"{float(r.factor(slo.window)):.4g}× over {r.long} and {r.short} "
              f"({q.percent_text(r.budget_share)} of the budget in {r.long})" for r in rows]
-    return (f"{slo.service}/{slo.name} ({q.num(slo.objective * 100)}% over {slo.window}) burns its error "
+    return (f"{slo.service}/{slo.name} ({number_text(slo.objective * 100)}% over {slo.window}) burns its error "
             f"budget at more than {' or '.join(parts)}. "
             "Error ratio over the long window: {{ $value | humanizePercentage }}.")
 
@@ -80,7 +80,7 @@ def burn_rate_alerts(slo: SLO, spec: Spec, severity: str) -> list[dict[str, Any]
     summary = f"{slo.service}/{slo.name} is burning its {slo.window} error budget {speed}"
     return [{
         "alert": name,
-        "expr": "\nor\n".join(burn_condition(slo, r) for r in rows),
+        "expr": render(or_(*(burn_condition(slo, r) for r in rows)), layout="lines"),
         "labels": alert_labels(slo, severity),
         "annotations": _annotations(slo, spec, severity, summary, _describe(slo, rows)),
     }]
@@ -92,17 +92,17 @@ def policy_alerts(slo: SLO, spec: Spec) -> list[dict[str, Any]]:
     if slo.alerting.ticket.disable:
         return []
     freeze = spec.policy.freeze
-    remaining = f"{c.BUDGET_REMAINING}{q.id_matchers(slo)}"
-    frac = q.num(Fraction(str(freeze)) / 100)
+    remaining = q.recorded(c.BUDGET_REMAINING, slo)
+    below_freeze = and_(binary("<", remaining, q.policy_fraction(freeze)), binary(">=", remaining, 0))
     who = f"{slo.service}/{slo.name}"
     return [
-        {"alert": c.ALERT_FREEZE, "expr": f"{remaining} < {frac} and {remaining} >= 0", "for": POLICY_FOR,
+        {"alert": c.ALERT_FREEZE, "expr": render(below_freeze), "for": POLICY_FOR,
          "labels": alert_labels(slo, c.SEVERITY_TICKET),
          "annotations": _annotations(
              slo, spec, c.SEVERITY_TICKET, f"{who}: error budget below the {freeze:g}% freeze threshold",
              f"{who} has {{{{ $value | humanizePercentage }}}} of its {slo.window} error budget left, below the "
              f"deploy policy's freeze threshold of {freeze:g}%: releases should stop except fixes.")},
-        {"alert": c.ALERT_EXHAUSTED, "expr": f"{remaining} < 0", "for": POLICY_FOR,
+        {"alert": c.ALERT_EXHAUSTED, "expr": render(binary("<", remaining, 0)), "for": POLICY_FOR,
          "labels": alert_labels(slo, c.SEVERITY_TICKET),
          "annotations": _annotations(
              slo, spec, c.SEVERITY_TICKET, f"{who}: error budget exhausted",

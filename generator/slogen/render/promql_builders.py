@@ -1,28 +1,39 @@
-"""PromQL text for one SLO's rules: exact numbers, identity selectors, SLI event expressions.
+"""PromQL trees for one SLO's rules: exact numbers, identity selectors, SLI event expressions.
 
 Every expression returns one series with no labels (`sum(...)` around everything); the rule's
-`labels:` puts `service`, `slo` and the spec labels back, so all series of an SLO share one
-label set and `and`/`or`/`/` between them match without `on(...)`.
+`labels:` puts `service`, `slo` and the spec's labels back, so all series of an SLO share one
+label set and `and`/`or`/`/` between them match without `on(...)`. The builders return
+`slogen.promql` nodes; only its printer (`render`) turns them into text.
 """
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
 from slogen import conventions as c
 from slogen.durations import parse_duration
 from slogen.model import SLO, ExprSLI, LatencySLI, RatioSLI
-from slogen.promql import Matcher, Selector, quote, rate, render, sum_
+from slogen.promql import (
+    Agg,
+    Binary,
+    Call,
+    Expr,
+    Matcher,
+    Paren,
+    Range,
+    Raw,
+    Selector,
+    call,
+    clamp_min,
+    or_,
+    parse_selector,
+    rate,
+    sum_,
+    vector,
+)
 
 WINDOW_PLACEHOLDER = "$window"
-
-
-def num(value: Fraction | float | int) -> str:
-    """A number as PromQL prints best: exact decimals from Fractions (14.4 × 0.001 → `0.0144`)."""
-    f = float(value)  # float(Fraction) is correctly rounded, and repr() is the shortest round-trip
-    if f.is_integer() and abs(f) < 1e15:
-        return str(int(f))
-    return repr(f)
 
 
 def percent_text(value: Fraction) -> str:
@@ -30,23 +41,29 @@ def percent_text(value: Fraction) -> str:
     return f"{float(value * 100):.3g}%"
 
 
+def policy_fraction(percent: float) -> Fraction:
+    """A policy threshold in percent as an exact ratio (80 → 4/5)."""
+    return Fraction(str(percent)) / 100
+
+
 def rule_labels(slo: SLO) -> dict[str, str]:
     """The labels every recorded series of `slo` carries: identity first, then the spec's labels."""
     return {c.LABEL_SERVICE: slo.service, c.LABEL_SLO: slo.name, **dict(slo.labels)}
 
 
-def id_matchers(slo: SLO) -> str:
-    """`{service="…",slo="…"}`: selects exactly this SLO's recorded series."""
-    return f"{{{c.LABEL_SERVICE}={quote(slo.service)},{c.LABEL_SLO}={quote(slo.name)}}}"
+def id_matchers(slo: SLO) -> tuple[Matcher, ...]:
+    """`service="…",slo="…"`: the matchers selecting exactly this SLO's recorded series."""
+    return Matcher(c.LABEL_SERVICE, "=", slo.service), Matcher(c.LABEL_SLO, "=", slo.name)
 
 
-def series(name: str, slo: SLO) -> str:
+def recorded(name: str, slo: SLO) -> Selector:
+    """`name{service="…",slo="…"}`: a series recorded for `slo`."""
+    return Selector(name, id_matchers(slo))
+
+
+def series(name: str, slo: SLO) -> Agg:
     """A recorded series of `slo`, summed so the result has no labels (safe to combine)."""
-    return f"sum({name}{id_matchers(slo)})"
-
-
-def _with_range(selector: str, window: str) -> str:
-    return f"{selector}[{window}]"
+    return sum_(recorded(name, slo))
 
 
 def latency_series(sli: LatencySLI, suffix: str, *extra: Matcher) -> Selector:
@@ -63,38 +80,45 @@ def le_matcher(seconds: float) -> Matcher:
     return Matcher("le", "=", text)
 
 
-def _substitute(expr: str, window: str) -> str:
-    return expr.strip().replace(WINDOW_PLACEHOLDER, window)
+def user_expr(text: str, window: str) -> Raw:
+    """An `expr` SLI's checked text (comments already stripped) for `window`, as one node."""
+    return Raw(text.strip().replace(WINDOW_PLACEHOLDER, window))
 
 
-def events_expr(slo: SLO, window: str) -> str:
+def _counter_rate(selector: str, window: str) -> Agg:
+    # A ratio SLI's selector is checked and stored canonically by the spec loader; parsed back
+    # here (cached) so the rule holds it as a Selector, not as text.
+    return sum_(rate(parse_selector(selector), window))
+
+
+def events_expr(slo: SLO, window: str) -> Agg:
     """Events per second over `window` (for `expr` SLIs: the user's expression, in its own unit)."""
     sli = slo.sli
     if isinstance(sli, RatioSLI):
-        return f"sum(rate({_with_range(sli.total, window)}))"
+        return _counter_rate(sli.total, window)
     if isinstance(sli, LatencySLI):
-        return render(sum_(rate(latency_series(sli, "_count"), window)))
+        return sum_(rate(latency_series(sli, "_count"), window))
     assert isinstance(sli, ExprSLI)
-    return f"sum({_substitute(sli.total, window)})"
+    return sum_(user_expr(sli.total, window))
 
 
-def _good_expr(slo: SLO, window: str) -> str | None:
+def _good_expr(slo: SLO, window: str) -> Agg | None:
     sli = slo.sli
     if isinstance(sli, LatencySLI):
-        return render(sum_(rate(latency_series(sli, "_bucket", le_matcher(sli.threshold_seconds)), window)))
+        return sum_(rate(latency_series(sli, "_bucket", le_matcher(sli.threshold_seconds)), window))
     if sli.good is None:
         return None
     if isinstance(sli, RatioSLI):
-        return f"sum(rate({_with_range(sli.good, window)}))"
-    return f"sum({_substitute(sli.good, window)})"
+        return _counter_rate(sli.good, window)
+    return sum_(user_expr(sli.good, window))
 
 
-def _bad_expr(slo: SLO, window: str) -> str:
+def _bad_expr(slo: SLO, window: str) -> Agg:
     sli = slo.sli
     assert not isinstance(sli, LatencySLI) and sli.errors is not None
     if isinstance(sli, RatioSLI):
-        return f"sum(rate({_with_range(sli.errors, window)}))"
-    return f"sum({_substitute(sli.errors, window)})"
+        return _counter_rate(sli.errors, window)
+    return sum_(user_expr(sli.errors, window))
 
 
 # Divisor floor: `x / clamp_min(events, FLOOR)` is exactly x ÷ events for any real traffic and 0
@@ -102,11 +126,16 @@ def _bad_expr(slo: SLO, window: str) -> str:
 NO_TRAFFIC_FLOOR = 1e-300
 
 
-def _per_event(errors: str, events: str) -> str:
-    return f"{errors} / clamp_min({events}, {num(NO_TRAFFIC_FLOOR)})"
+def _per_event(errors: Expr, events: Expr) -> Binary:
+    return errors / clamp_min(events, NO_TRAFFIC_FLOOR)
 
 
-def errors_expr(slo: SLO, window: str) -> str:
+def _or_zero(expr: Expr) -> Paren:
+    """`(expr or vector(0))`: absent reads as 0."""
+    return Paren(or_(expr, vector(0)))
+
+
+def errors_expr(slo: SLO, window: str) -> Agg | Call:
     """Bad events per second over `window`, from raw counters.
 
     `errors:` SLIs: absent while the errors selector has no series (a counter not yet
@@ -118,19 +147,19 @@ def errors_expr(slo: SLO, window: str) -> str:
     good = _good_expr(slo, window)
     if good is None:
         return _bad_expr(slo, window)
-    events = events_expr(slo, window)
-    return f"clamp_min({events} - ({good} or vector(0)), 0)"
+    return clamp_min(events_expr(slo, window) - _or_zero(good), 0)
 
 
-def raw_ratio_expr(slo: SLO, window: str) -> str:
+def raw_ratio_expr(slo: SLO, window: str) -> Binary:
     """errors ÷ events over `window` read from the raw counters in one rule: 0 on no traffic,
     0 errors while the errors selector has no series, absent when the events are absent."""
-    errors = errors_expr(slo, window)
+    errors: Expr = errors_expr(slo, window)
     if _good_expr(slo, window) is None:
-        errors = f"({errors} or vector(0))"
+        errors = _or_zero(errors)
     return _per_event(errors, events_expr(slo, window))
 
 
+@functools.cache  # a handful of distinct windows, asked for by every SLO's alert and budget rules
 def tile_range(window: str) -> str:
     """Range holding exactly window ÷ tile samples of a tile series: 1 ms short of `window`,
     since Prometheus 2.x ranges include both ends (3.x excludes the start: same count)."""
@@ -147,12 +176,16 @@ def duration_ms(ms: int) -> str:
     return "".join(out)
 
 
-def tiled_ratio(slo: SLO, window: str) -> str:
+def _summed_over(func: str, samples: Range) -> Agg:
+    return sum_(call(func, samples))
+
+
+def tiled_ratio(slo: SLO, window: str) -> Binary:
     """errors ÷ events over `window` as sums of the short tiles (at most one tile late)."""
     rng = tile_range(window)
-    errors = f"sum(sum_over_time({c.ERRORS_TILE}{id_matchers(slo)}[{rng}]))"
-    events = f"sum(sum_over_time({c.EVENTS_TILE}{id_matchers(slo)}[{rng}]))"
-    return _per_event(f"({errors} or vector(0))", events)
+    errors = _summed_over("sum_over_time", Range(recorded(c.ERRORS_TILE, slo), rng))
+    events = _summed_over("sum_over_time", Range(recorded(c.EVENTS_TILE, slo), rng))
+    return _per_event(_or_zero(errors), events)
 
 
 # An hour tile is recorded every 30m; the subquery takes, at each whole hour, the newest one
@@ -161,21 +194,23 @@ def tiled_ratio(slo: SLO, window: str) -> str:
 HOUR_PICK = "45m"
 
 
-def _hour_picks(name: str, slo: SLO, window: str) -> str:
-    return f"last_over_time({name}{id_matchers(slo)}[{HOUR_PICK}])[{tile_range(window)}:{c.HOUR_TILE}]"
+def _hour_picks(name: str, slo: SLO, window: str) -> Range:
+    """`last_over_time(name{…}[45m])[window:1h]`: one hour tile per whole hour of `window`."""
+    newest = call("last_over_time", Range(recorded(name, slo), HOUR_PICK))
+    return Range(newest, tile_range(window), step=c.HOUR_TILE)
 
 
-def hour_ratio(slo: SLO, window: str) -> str:
+def hour_ratio(slo: SLO, window: str) -> Expr:
     """errors ÷ events over `window` from one hour tile per whole hour; until the first hour tile
     exists, the 1h ratio recorded by the sli group (the budget of the history measured so far)."""
-    errors = f"sum(sum_over_time({_hour_picks(c.ERRORS_HOUR, slo, window)}))"
-    events = f"sum(sum_over_time({_hour_picks(c.EVENTS_HOUR, slo, window)}))"
-    return f"{_per_event(f'({errors} or vector(0))', events)} or {series(c.error_ratio(c.HOUR_TILE), slo)}"
+    errors = _summed_over("sum_over_time", _hour_picks(c.ERRORS_HOUR, slo, window))
+    events = _summed_over("sum_over_time", _hour_picks(c.EVENTS_HOUR, slo, window))
+    return or_(_per_event(_or_zero(errors), events), series(c.error_ratio(c.HOUR_TILE), slo))
 
 
-def hour_coverage(slo: SLO, window: str) -> str:
+def hour_coverage(slo: SLO, window: str) -> Expr:
     """Share of `window` the hour tiles cover; 1h ÷ window while the 1h ratio stands in for them."""
     hours = int(parse_duration(window) // 3600)
-    picks = f"sum(count_over_time({_hour_picks(c.EVENTS_HOUR, slo, window)}))"
-    fallback = f"0 * {series(c.error_ratio(c.HOUR_TILE), slo)} + {num(Fraction(1, hours))}"
-    return f"{picks} / {hours} or {fallback}"
+    picks = _summed_over("count_over_time", _hour_picks(c.EVENTS_HOUR, slo, window))
+    fallback = 0 * series(c.error_ratio(c.HOUR_TILE), slo) + Fraction(1, hours)
+    return or_(picks / hours, fallback)

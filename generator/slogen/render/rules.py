@@ -22,14 +22,16 @@ argument for each choice and what it costs.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable
-from fractions import Fraction
 from typing import Any
 
 import slogen.render.alerts as alerts
 from slogen import conventions as c
 from slogen import windows
 from slogen.model import SLO, Policy, Service, Spec
+from slogen.promql import Expr, Paren, binary, clamp_min, number_text, or_, render, vector
 from slogen.render import promql_builders as q
 from slogen.render.artifact import Artifact
 from slogen.render.encode import yaml_text
@@ -72,9 +74,9 @@ def _groups(service: Service, stage: str, spec: Spec, build: Callable[[SLO, Spec
             for i, rules in enumerate(chunks) if rules]
 
 
-def record(name: str, expr: str, slo: SLO, extra: dict[str, str] | None = None) -> Rule:
+def record(name: str, expr: Expr, slo: SLO, extra: dict[str, str] | None = None) -> Rule:
     """A recording rule carrying the SLO's label set."""
-    return {"record": name, "expr": expr, "labels": {**q.rule_labels(slo), **(extra or {})}}
+    return {"record": name, "expr": render(expr), "labels": {**q.rule_labels(slo), **(extra or {})}}
 
 
 def sli_rules(slo: SLO, spec: Spec) -> list[Rule]:
@@ -84,14 +86,14 @@ def sli_rules(slo: SLO, spec: Spec) -> list[Rule]:
 
 def tile_rules(slo: SLO, spec: Spec) -> list[Rule]:
     """The short tiles, then the SLO's constants (they read nothing, so any group may hold them)."""
-    info = {"objective": q.num(slo.objective * 100), "window": slo.window, "sli": slo.sli_kind}
+    info = {"objective": number_text(slo.objective * 100), "window": slo.window, "sli": slo.sli_kind}
     return [
         record(c.EVENTS_TILE, q.events_expr(slo, c.SHORT_TILE), slo),
         record(c.ERRORS_TILE, q.errors_expr(slo, c.SHORT_TILE), slo),
-        record(c.OBJECTIVE, f"vector({q.num(slo.objective)})", slo),
-        record(c.ERROR_BUDGET, f"vector({q.num(slo.error_budget)})", slo),
-        record(c.PERIOD_DAYS, f"vector({q.num(slo.window_days)})", slo),
-        record(c.SLO_INFO, "vector(1)", slo, info),
+        record(c.OBJECTIVE, vector(slo.objective), slo),
+        record(c.ERROR_BUDGET, vector(slo.error_budget), slo),
+        record(c.PERIOD_DAYS, vector(slo.window_days), slo),
+        record(c.SLO_INFO, vector(1), slo, info),
     ]
 
 
@@ -103,16 +105,15 @@ def hour_rules(slo: SLO, spec: Spec) -> list[Rule]:
 
 def alert_rules(slo: SLO, spec: Spec) -> list[Rule]:
     """The 1h burn rate (dashboards and the gate read it), then the page and ticket alerts."""
-    burn = record(c.BURN_RATE_1H, f"{q.series(c.error_ratio('1h'), slo)} / {q.num(slo.error_budget)}", slo)
+    burn = record(c.BURN_RATE_1H, q.series(c.error_ratio("1h"), slo) / slo.error_budget, slo)
     return [burn, *alerts.burn_rate_alerts(slo, spec, c.SEVERITY_PAGE),
             *alerts.burn_rate_alerts(slo, spec, c.SEVERITY_TICKET)]
 
 
 def budget_rules(slo: SLO, spec: Spec) -> list[Rule]:
     """Budget remaining over the period, the share of the period it covers, the 7d ratio."""
-    budget = q.num(slo.error_budget)
     return [
-        record(c.BUDGET_REMAINING, f"1 - ({q.hour_ratio(slo, slo.window)}) / {budget}", slo),
+        record(c.BUDGET_REMAINING, 1 - Paren(q.hour_ratio(slo, slo.window)) / slo.error_budget, slo),
         record(c.PERIOD_COVERAGE, q.hour_coverage(slo, slo.window), slo),
         record(c.error_ratio("7d"), q.hour_ratio(slo, "7d"), slo),
     ]
@@ -120,29 +121,23 @@ def budget_rules(slo: SLO, spec: Spec) -> list[Rule]:
 
 def state_rules(slo: SLO, spec: Spec) -> list[Rule]:
     """What follows from budget remaining R: period ratio and burn rate, days left, state, policy alerts."""
-    budget = q.num(slo.error_budget)
     remaining = q.series(c.BUDGET_REMAINING, slo)
     burn_1h = q.series(c.BURN_RATE_1H, slo)
-    days = q.num(slo.window_days)
     # Exhausted (R ≤ 0) is 0 days whatever the burn; a zero burn with budget left is "never": absent.
-    exhaustion = (f"clamp_min({remaining}, 0) * {days} / ({burn_1h} > 0)"
-                  f" or 0 * ({remaining} <= 0)")
+    exhaustion = or_(clamp_min(remaining, 0) * slo.window_days / Paren(binary(">", burn_1h, 0)),
+                     0 * Paren(binary("<=", remaining, 0)))
     return [
-        record(c.ERROR_RATIO_PERIOD, f"(1 - {remaining}) * {budget}", slo),
-        record(c.BURN_RATE_PERIOD, f"1 - {remaining}", slo),
+        record(c.ERROR_RATIO_PERIOD, Paren(1 - remaining) * slo.error_budget, slo),
+        record(c.BURN_RATE_PERIOD, 1 - remaining, slo),
         record(c.DAYS_TO_EXHAUSTION, exhaustion, slo),
         record(c.STATE, state_expr(remaining, spec.policy), slo),
         *alerts.policy_alerts(slo, spec),
     ]
 
 
-def policy_fraction(percent: float) -> Fraction:
-    """A policy threshold in percent as an exact ratio (80 → 4/5)."""
-    return Fraction(str(percent)) / 100
-
-
-def state_expr(remaining: str, policy: Policy) -> str:
+def state_expr(remaining: Expr, policy: Policy) -> Expr:
     """STATE_CODES from budget remaining R: NORMAL R > caution, CAUTION warning ≤ R ≤ caution,
     WARNING freeze ≤ R < warning, FREEZE 0 ≤ R < freeze, EXHAUSTED R < 0 (docs/rules.md)."""
     steps = [("<=", policy.caution), ("<", policy.warning), ("<", policy.freeze), ("<", 0.0)]
-    return " + ".join(f"({remaining} {op} bool {q.num(policy_fraction(p))})" for op, p in steps)
+    flags: list[Expr] = [Paren(binary(op, remaining, q.policy_fraction(p), bool_=True)) for op, p in steps]
+    return functools.reduce(operator.add, flags)
