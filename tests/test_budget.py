@@ -4,6 +4,7 @@ worst state, selection, and the one batched query (pure: no Prometheus)."""
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -130,7 +131,8 @@ class FakeClient:
 
     def query(self, expr: str, at: float | None = None) -> QueryResult:
         self.calls.append((expr, at))
-        return QueryResult(self.samples, ["a warning"])
+        names = set(re.findall(r"[a-zA-Z_:][\w:]*", expr))  # answer like Prometheus: the series asked for
+        return QueryResult([x for x in self.samples if x.labels["__name__"] in names], ["a warning"])
 
 
 def _s(name: str, service: str, slo: str, value: float) -> Sample:
@@ -145,9 +147,11 @@ def test_fetch_groups_one_answer_by_slo_and_computes_in_python() -> None:
         _s(c.BUDGET_REMAINING, "checkout", "latency", 0.9),
         _s(c.BURN_RATE_1H, "checkout", "latency", 0.0),
         _s(c.BUDGET_REMAINING, "other", "thing", -1.0),  # not in the spec: ignored
+        _s(c.SLO_INFO, "search", "availability", 1.0),  # its rules are loaded
     ])
     snap = budget.fetch(spec.slos, spec.policy, client, 1234.5)  # type: ignore[arg-type]
-    assert client.calls == [(budget.budget_query(), 1234.5)]
+    # one query for the budgets; a second only because an SLO has none: are its rules loaded?
+    assert client.calls == [(budget.budget_query(), 1234.5), (c.SLO_INFO, 1234.5)]
     by = {b.name: b for b in snap.slos}
     a = by["checkout/availability"]
     assert (a.state, a.remaining, a.burn_rate_1h, a.objective, a.window) == ("WARNING", 0.35, 2.0, 0.999, "30d")
@@ -158,7 +162,31 @@ def test_fetch_groups_one_answer_by_slo_and_computes_in_python() -> None:
     missing = by["search/availability"]
     assert (missing.state, missing.remaining, missing.sli, missing.days_to_exhaustion) == (c.UNKNOWN, None, None, None)
     assert snap.state == c.UNKNOWN and snap.unknown == (missing,)
+    assert (missing.missing, missing.unknown_reason) == (budget.NO_DATA, "no data")
     assert snap.warnings == ("a warning",)
+
+
+def test_an_slo_without_its_rules_says_so() -> None:
+    spec = loads(SPEC)
+    client = FakeClient([_s(c.SLO_INFO, "checkout", "availability", 1.0)])
+    snap = budget.fetch(spec.slos, spec.policy, client, 1.0)  # type: ignore[arg-type]
+    reasons = {b.name: b.unknown_reason for b in snap.slos}
+    assert reasons == {"checkout/availability": "no data", "checkout/latency": "rules not loaded",
+                       "search/availability": "rules not loaded"}
+    assert all(b.coverage is None for b in snap.slos)
+
+
+def test_coverage_is_read_and_kept_a_share() -> None:
+    spec = loads(SPEC)
+    client = FakeClient([_s(c.BUDGET_REMAINING, "checkout", "availability", 0.5),
+                         _s(c.PERIOD_COVERAGE, "checkout", "availability", 1 / 720),
+                         _s(c.BUDGET_REMAINING, "checkout", "latency", 0.5),
+                         _s(c.PERIOD_COVERAGE, "checkout", "latency", 1.0000000001),
+                         _s(c.BUDGET_REMAINING, "search", "availability", 0.5)])
+    by = {b.name: b for b in budget.fetch(spec.slos, spec.policy, client, 1.0).slos}  # type: ignore[arg-type]
+    assert by["checkout/availability"].coverage == pytest.approx(1 / 720)
+    assert by["checkout/latency"].coverage == 1.0  # float noise above 1 is 1
+    assert by["search/availability"].coverage is None and by["search/availability"].unknown_reason is None
 
 
 def test_nan_budget_is_unknown_and_deciding_slo_is_the_worst() -> None:

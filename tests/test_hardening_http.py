@@ -89,10 +89,12 @@ def test_implausible_numbers_cannot_decide_and_show_unknown(samples: list[tuple[
     assert status.exit_code == 0 and "UNKNOWN" in status.stdout
 
 
-def test_a_huge_error_text_is_bounded_everywhere(tmp_path: Path) -> None:
+@pytest.mark.parametrize("as_json", [True, False], ids=["json-error", "text"])
+def test_a_huge_error_text_is_bounded_everywhere(tmp_path: Path, as_json: bool) -> None:
     huge = "x" * (20 << 20)
     summary = tmp_path / "summary.md"
-    with hostile(lambda r: Reply(500, huge, headers={"Content-Type": "text/plain"})) as server:
+    body: Any = {"status": "error", "errorType": "execution", "error": huge} if as_json else huge
+    with hostile(lambda r: Reply(422 if as_json else 500, body)) as server:
         result = gate(server.url, "--json", str(tmp_path / "gate.json"), env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert result.exit_code == 99
     assert len(result.stderr) < 4000
