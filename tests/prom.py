@@ -69,14 +69,19 @@ def prometheus(config_yaml: str, *, data_dir: Path | None = None, files: dict[st
             time.sleep(0.05)
         yield url, work
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """Terminate a server the tests started, and kill it if it does not exit within 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def instant(url: str, expr: str, at: float | None = None, timeout: float = 30.0) -> list[dict[str, Any]]:

@@ -4,9 +4,10 @@ History: 1-minute counters over 4 days at half the budget rate (99.9 %: 0.05 % e
 T0 one of three changes: a step to 7× the budget rate, a step to 15×, or a 10-minute burst of
 100 % errors followed by the base rate again. slogen's recordings over that history are
 evaluated by Prometheus in dependency passes on their groups' grids (tests/rulehist.py: the 1m
-sli group, the 3m tiles), then slogen's rendered alert expressions and Sloth's documented alert
-shape over raw `rate(x[w])` windows (both evaluated every minute) are run as range queries at a
-1-minute step: the first step each is true is when it would fire (no `for:` on either).
+sli group, the 3m tiles), then slogen's rendered alert expressions (at their groups' intervals: the page every
+minute, the ticket every 2 minutes) and Sloth's documented alert shape over raw `rate(x[w])`
+windows (every minute) are run as range queries on those grids: the first step each is true is
+when it would fire (no `for:` on either).
 
 Goal: the ticket (and the page) fires no more than 5 minutes after Sloth's, and never before.
 """
@@ -25,6 +26,7 @@ from prom import needs_prometheus, prometheus
 from rulehist import build_history
 from slogen import conventions as c
 from slogen import windows
+from slogen.durations import parse_duration
 from slogen.promql import number_text as num
 from slogen.render import render
 from slogen.spec import loads
@@ -97,9 +99,11 @@ def sloth_condition(service: str, severity: str) -> str:
                        f"{num(r.factor('30d') / 1000)})" for r in rows)
 
 
-def first_true(url: str, expr: str) -> int | None:
+def first_true(url: str, expr: str, step: int = MINUTE) -> int | None:
+    """The first evaluation on a grid of `step` (multiples of it, as rulehist records) at which `expr` is true."""
+    start = -(-(T0 - HOUR) // step) * step
     body = requests.post(url + "/api/v1/query_range", timeout=120,
-                         data={"query": expr, "start": T0 - HOUR, "end": END, "step": MINUTE}).json()
+                         data={"query": expr, "start": start, "end": END, "step": step}).json()
     assert body["status"] == "success", body
     times = [int(float(t)) for series in body["data"]["result"] for t, _ in series["values"]]
     return min(times) if times else None
@@ -109,13 +113,13 @@ def first_true(url: str, expr: str) -> int | None:
 def firing(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], tuple[int | None, int | None]]:
     """(scenario, severity) → (slogen's first firing, Sloth's), in seconds after T0."""
     files = {a.path: a.text for a in render(loads(spec_text())) if a.path.startswith("rules/")}
-    alerts = {}
+    alerts = {}  # (service, alert) → (expr, its group's interval in seconds)
     for path, text in files.items():
         service = Path(path).name.split(".")[0]
         for group in yaml.safe_load(text)["groups"]:
             for rule in group["rules"]:
                 if rule.get("alert") in (c.ALERT_PAGE, c.ALERT_TICKET):
-                    alerts[(service, rule["alert"])] = rule["expr"]
+                    alerts[(service, rule["alert"])] = (rule["expr"], int(parse_duration(group["interval"])))
     # only the recordings the burn-rate alerts read: the sli group and the short tiles
     wanted = {c.STAGE_SLI, c.STAGE_TILES}
     inputs = [yaml.safe_dump({"groups": [g for g in yaml.safe_load(t)["groups"] if g["name"].split(":")[2] in wanted]})
@@ -126,7 +130,7 @@ def firing(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], tu
     with prometheus("global: {}\n", data_dir=store) as (url, _):
         for s in SCENARIOS:
             for severity, alert in ((c.SEVERITY_PAGE, c.ALERT_PAGE), (c.SEVERITY_TICKET, c.ALERT_TICKET)):
-                ours, theirs = first_true(url, alerts[(s.name, alert)]), first_true(url, sloth_condition(s.name, severity))
+                ours, theirs = first_true(url, *alerts[(s.name, alert)]), first_true(url, sloth_condition(s.name, severity))
                 out[(s.name, severity)] = (None if ours is None else ours - T0, None if theirs is None else theirs - T0)
     return out
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from prom import free_port
+from prom import free_port, stop
 
 VICTORIA_METRICS = shutil.which("victoria-metrics")
 VMALERT = shutil.which("vmalert")
@@ -62,12 +62,7 @@ def victoria_metrics() -> Iterator[str]:
             time.sleep(0.05)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
         shutil.rmtree(work, ignore_errors=True)
 

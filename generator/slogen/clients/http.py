@@ -137,22 +137,23 @@ class _Attempt:
                 sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read; the request then fails
 
 
-class _TrackingPool(HTTPConnectionPool):
+class _Tracking:
+    """Mixin for urllib3 pools: note the connection an attempt uses, so its deadline can close it."""
+
     def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
         attempt = getattr(_current, "attempt", None)
         if attempt is not None:
             attempt.conn = conn
         return conn
 
 
-class _TrackingHTTPSPool(HTTPSConnectionPool):
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)
-        attempt = getattr(_current, "attempt", None)
-        if attempt is not None:
-            attempt.conn = conn
-        return conn
+class _TrackingPool(_Tracking, HTTPConnectionPool):
+    pass
+
+
+class _TrackingHTTPSPool(_Tracking, HTTPSConnectionPool):
+    pass
 
 
 _POOLS = {"http": _TrackingPool, "https": _TrackingHTTPSPool}

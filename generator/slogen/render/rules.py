@@ -8,10 +8,11 @@ remotely do not, so the rules are exact on all of them only when every read cros
 * `sli` (1m, raw counters): the error ratios over the fastest page pair (5m, 1h).
 * `tiles` (3m, raw): the short tiles, 3m events and errors rates; and the SLO's constants.
 * `hours` (30m, raw): the hour tiles, 1h events and errors rates.
-* `alerts` (1m; reads sli, tiles): the 1h burn rate; page and ticket alerts, whose other windows
-  (30m to 3d) are sums of short tiles.
-* `budget` (2m; reads hours, sli): budget remaining over the period and the 7d ratio, from one
-  hour tile per whole hour; the share of the period they cover.
+* `alerts` (1m; reads sli, tiles): the 1h burn rate; the page alert, whose 6h/30m windows are
+  sums of short tiles.
+* `budget` (2m; reads hours, sli, tiles): budget remaining over the period and the 7d ratio, from
+  one hour tile per whole hour; the share of the period they cover; the ticket alert, whose
+  windows (2h to 3d) are sums of short tiles.
 * `state` (2m; reads budget, alerts): period ratio and burn rate, days to exhaustion, deploy
   state, policy alerts.
 
@@ -104,18 +105,20 @@ def hour_rules(slo: SLO, spec: Spec) -> list[Rule]:
 
 
 def alert_rules(slo: SLO, spec: Spec) -> list[Rule]:
-    """The 1h burn rate (dashboards and the gate read it), then the page and ticket alerts."""
+    """The 1h burn rate (dashboards and the gate read it), then the page alert."""
     burn = record(c.BURN_RATE_1H, q.series(c.error_ratio("1h"), slo) / slo.error_budget, slo)
-    return [burn, *alerts.burn_rate_alerts(slo, spec, c.SEVERITY_PAGE),
-            *alerts.burn_rate_alerts(slo, spec, c.SEVERITY_TICKET)]
+    return [burn, *alerts.burn_rate_alerts(slo, spec, c.SEVERITY_PAGE)]
 
 
 def budget_rules(slo: SLO, spec: Spec) -> list[Rule]:
-    """Budget remaining over the period, the share of the period it covers, the 7d ratio."""
+    """Budget remaining over the period, the share of the period it covers, the 7d ratio; then the
+    ticket alert (it reads the short tiles, not this group: every 2m is one minute more at most on
+    windows of hours and days, and halves the alerts' largest reads)."""
     return [
         record(c.BUDGET_REMAINING, 1 - Paren(q.hour_ratio(slo, slo.window)) / slo.error_budget, slo),
         record(c.PERIOD_COVERAGE, q.hour_coverage(slo, slo.window), slo),
         record(c.error_ratio("7d"), q.hour_ratio(slo, "7d"), slo),
+        *alerts.burn_rate_alerts(slo, spec, c.SEVERITY_TICKET),
     ]
 
 
