@@ -96,7 +96,7 @@ def _spec(slos: list[tuple[str, str]], window: str = "30d") -> str:
     return f"version: slogen/v1\nservices:\n{body}"
 
 
-def _sloth_groups(svc: str, slo: str, days: int = 30) -> list[dict[str, Any]]:
+def sloth_groups(svc: str, slo: str, days: int = 30) -> list[dict[str, Any]]:
     """Sloth's three groups for one SLO over a `days`-day period, as its generator writes them
     (the alert factors are the 30d ones whatever the period: the cost does not depend on them)."""
     period = f"{days}d"
@@ -166,7 +166,7 @@ def _tiles(times: np.ndarray, every: int, length: int, since: float) -> np.ndarr
     return np.nonzero((times % every == 0) & (k >= length) & (times >= since))[0]
 
 
-def _write_history(path: Path, slos: list[tuple[str, str]], tr: Traffic, recent_days: float, raw_step: int) -> int:
+def write_history(path: Path, slos: list[tuple[str, str]], tr: Traffic, recent_days: float, raw_step: int) -> int:
     """OpenMetrics: raw counters, slogen's short and hour tiles and Sloth's 1m r5m, all from `tr`;
     returns samples written. Short tiles only over the recent days (no rule reads them beyond 3d)."""
     t = tr.times
@@ -200,7 +200,7 @@ def _write_history(path: Path, slos: list[tuple[str, str]], tr: Traffic, recent_
 
 
 @contextlib.contextmanager
-def _exporter(slos: list[tuple[str, str]], tr: Traffic) -> Iterator[int]:
+def exporter(slos: list[tuple[str, str]], tr: Traffic) -> Iterator[int]:
     """Serve the same counters live on 127.0.0.1, continuing the history at its last minute's rates."""
     end, total0, bad0 = int(tr.times[-1]), tr.total[:, -1], tr.bad[:, -1]
     ev, er = tr.last_rate
@@ -231,7 +231,29 @@ def _exporter(slos: list[tuple[str, str]], tr: Traffic) -> Iterator[int]:
         server.server_close()
 
 
-def _slogen_groups(slos: list[tuple[str, str]], scale: float, window: str = "30d",
+def scrape_config(port: int, scale: float = 1.0) -> str:
+    """prometheus.yml scraping the exporter every 15s (÷ scale), rules every 1m (÷ scale); the
+    rule files go in place of RULE_FILES."""
+    scrape = _fmt_seconds(15 / scale)
+    return (f"global: {{scrape_interval: {scrape}, evaluation_interval: {_fmt_seconds(60 / scale)}}}\n"
+            f"scrape_configs:\n- job_name: bench\n  honor_labels: true\n  scrape_timeout: {scrape}\n"
+            f"  static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
+            f"  relabel_configs: [{{target_label: instance, replacement: {INSTANCE}}}]\n"
+            "rule_files: RULE_FILES\n")
+
+
+def wait_live(url: str, n: int, timeout: float) -> None:
+    """Until every raw series of the `n` SLOs has two live scrapes in its last 5 minutes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = requests.get(url + "/api/v1/query", timeout=60, params={
+            "query": "count(count_over_time(http_requests_total[5m]) >= 2)"}).json()["data"]["result"]
+        if got and int(got[0]["value"][1]) == 2 * n:
+            return
+        time.sleep(1)
+
+
+def slogen_groups(slos: list[tuple[str, str]], scale: float, window: str = "30d",
                    every: str | None = None) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """slogen's rendered groups, `tiles` and `hours` copied as probes evaluated every 1m (or every
     group every `every`); and each group's real evaluations per minute."""
@@ -356,37 +378,26 @@ def measure(services: int, per: int, days: int, minutes: float, scale: float = 1
     work = Path(tempfile.mkdtemp(prefix="slogen-scale-"))
     result: dict[str, Any] = {"slos": n, "services": services, "days": days, "scale": scale}
     try:
-        result["samples_backfilled"] = _write_history(work / "h.om", slos, tr, recent_days, raw_step)
+        result["samples_backfilled"] = write_history(work / "h.om", slos, tr, recent_days, raw_step)
         result["generate_s"] = round(time.perf_counter() - clock, 1)
         clock = time.perf_counter()
         subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=744h",
                         str(work / "h.om"), str(work / "data")], check=True, capture_output=True)
         (work / "h.om").unlink()
         result["backfill_s"] = round(time.perf_counter() - clock, 1)
-        slogen, per_minute = _slogen_groups(slos, scale)
-        sloth = [g for svc, slo in slos for g in _sloth_groups(svc, slo)]
+        slogen, per_minute = slogen_groups(slos, scale)
+        sloth = [g for svc, slo in slos for g in sloth_groups(svc, slo)]
         files = {"slogen.rules.yaml": yaml.safe_dump({"groups": slogen}, sort_keys=False),
                  "sloth.rules.yaml": yaml.safe_dump({"groups": sloth}, sort_keys=False),
                  }
-        with _exporter(slos, tr) as port:
+        with exporter(slos, tr) as port:
             del tr
-            scrape = _fmt_seconds(15 / scale)
-            config = (f"global: {{scrape_interval: {scrape}, evaluation_interval: {_fmt_seconds(60 / scale)}}}\n"
-                      f"scrape_configs:\n- job_name: bench\n  honor_labels: true\n  scrape_timeout: {scrape}\n"
-                      f"  static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
-                      f"  relabel_configs: [{{target_label: instance, replacement: {INSTANCE}}}]\n"
-                      "rule_files: RULE_FILES\n")
+            config = scrape_config(port, scale)
             clock = time.perf_counter()
             both = config.replace("RULE_FILES", "[slogen.rules.yaml, sloth.rules.yaml]")
             with prometheus(both, data_dir=work / "data", files=files, ready_timeout=120) as (url, workdir):
                 result["prometheus_start_s"] = round(time.perf_counter() - clock, 1)
-                deadline = time.monotonic() + 120 / scale
-                while time.monotonic() < deadline:  # live 5m windows: two scrapes of every series
-                    got = requests.get(url + "/api/v1/query", timeout=60, params={
-                        "query": "count(count_over_time(http_requests_total[5m]) >= 2)"}).json()["data"]["result"]
-                    if got and int(got[0]["value"][1]) == 2 * n:
-                        break
-                    time.sleep(1)
+                wait_live(url, n, 120 / scale)
                 warm, state = time.time(), dict[str, Any]()
                 seen, phases = {}, {}
                 seen["both"], phases["both"] = _phase(url, minutes, state)
@@ -394,7 +405,7 @@ def measure(services: int, per: int, days: int, minutes: float, scale: float = 1
                 at = time.time()
                 samples = _samples(url, [g for g in slogen if g["name"].startswith(f"{c.NAMESPACE}:{first[0]}:")],
                                    lambda r: r["labels"]["slo"] == first[1], at)
-                samples |= _samples(url, _sloth_groups(*first), lambda r: True, at)
+                samples |= _samples(url, sloth_groups(*first), lambda r: True, at)
                 for name, rule_files in (("sloth", ["sloth.rules.yaml"]), ("slogen", ["slogen.rules.yaml"]),
                                          ("no rules", [])):
                     (workdir / "prometheus.yml").write_text(config.replace("RULE_FILES", json.dumps(rule_files)))
