@@ -1,28 +1,33 @@
 """Benchmark: evaluation work of ALL of slogen's rules vs Sloth's documented rules, 1,000 SLOs, 30 days.
 
-    python -m bench.rules_scale             # 1,000 SLOs (100 services × 10) × 30 days (~15 minutes)
+    python -m bench.rules_scale             # 1,000 SLOs (100 services × 10) × 30 days (~25 minutes)
     python -m bench.rules_scale --smoke     # 4 SLOs × 2 days, intervals ÷ 15 (< 60 s)
 
 Data (one Prometheus, both rule sets, same run): per SLO two raw counters (`code="200"`,
 `code="500"`) with diurnal traffic and one 2h incident, at 1-minute resolution for the last
 `--recent-days` (4: every raw window either side reads, ≤ 3d, sees 1m data) and every 5 minutes
-before (only the backfill below reads it); the series each side's long rules read are backfilled
-too, computed from the same per-minute counters: slogen's hourly tiles (one sample an hour) and
-Sloth's `slo:sli_error:ratio_rate5m` every minute (Sloth's SLI group at the global 1m interval).
-History ends at the minute of generation; a small exporter on 127.0.0.1 then serves the same
-counters, continuing them, scraped every 15s, so the short windows are live while rules run.
+before (only the backfill below reads it); the series each side's rules read are backfilled
+too, computed from the same per-minute counters: slogen's short tiles (3m rates every 3m, over
+the recent days: the alerts sum them over ≤ 3d), its hour tiles (1h rates every 30m, the whole
+history: the budget reads one per whole hour) and Sloth's `slo:sli_error:ratio_rate5m` every
+minute (Sloth's SLI group at the global 1m interval). History ends at the minute of generation;
+a small exporter on 127.0.0.1 then serves the same counters, continuing them, scraped every 15s,
+so the raw windows are live while rules run.
 
-Rules: slogen's rendered groups at their rendered intervals (`sli` 1m, `period` 2m); the hourly
-`tiles` group is measured in a copy evaluated every 1m that records under other names (so the real
-tiles the period rules read are untouched), and counted as 1/60 evaluation per minute. Sloth:
-per SLO its three groups (SLI recordings 5m…3d from raw + the optimized 30d rule, meta
-recordings, page/ticket alerts, as Sloth's generator writes them) with no `interval:`, so Prometheus'
-global 1m. Figures: median `prometheus_rule_group_last_duration_seconds` per group over the
-evaluations seen (the first of each group dropped: cold), summed per cycle by group kind; work per
-minute = Σ duration × evaluations per minute; samples touched per evaluation = Σ `stats=all`
-`totalQueryableSamples` of every rule expression of one SLO at "now". Sloth's SLI group is split
-into its short (5m…6h) and long (1d, 3d, 30d) rules by the rules' own `evaluationTime`
-(/api/v1/rules). Writes bench/results/rules_scale.json. Measurements, not tests.
+Rules: slogen's six rendered stages at their rendered intervals (`sli` and `alerts` 1m, `budget`
+and `state` 2m); `tiles` (3m) and `hours` (30m) are measured in copies evaluated every 1m that
+record under other names (so the real tiles the other rules read are untouched), and counted at
+their real evaluations per minute (1/3, 1/30). Sloth: per SLO its three groups (SLI recordings
+5m…3d from raw + the optimized 30d rule, meta recordings, page/ticket alerts, as Sloth's
+generator writes them) with no `interval:`, so Prometheus' global 1m. Figures: median
+`prometheus_rule_group_last_duration_seconds` per group over the evaluations seen (the first of
+each group dropped: cold), summed per cycle by group kind; work per minute = Σ duration ×
+evaluations per minute; samples touched per evaluation = Σ `stats=all` `totalQueryableSamples`
+of every rule expression of one SLO at "now". Kinds: *alerting* = slogen `sli` + `tiles` +
+`alerts` vs Sloth's 30m…3d ratios + alerts group; *period/budget* = slogen `hours` + `budget` +
+`state` vs Sloth's 30d rule, its input `ratio_rate5m` (charged here, once) and meta group.
+Sloth's SLI group is split between them by the rules' own `evaluationTime` (/api/v1/rules).
+Writes bench/results/rules_scale.json. Measurements, not tests.
 """
 
 from __future__ import annotations
@@ -59,9 +64,19 @@ from prom import PROMTOOL, free_port, prometheus  # noqa: E402 - the tests' thro
 OUT = ROOT / "bench" / "results" / "rules_scale.json"
 R5M = "slo:sli_error:ratio_rate5m"
 SLOTH_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
-SLOTH_LONG = ("slo:sli_error:ratio_rate1d", "slo:sli_error:ratio_rate3d", "slo:sli_error:ratio_rate30d")
+SLOTH_RATIO = "slo:sli_error:ratio_rate"
+
+
+def sloth_period_rule(record: str) -> bool:
+    """Sloth's period rule or the 5m ratio it averages: charged to the period/budget kind."""
+    return record.startswith(SLOTH_RATIO) and record.removeprefix(SLOTH_RATIO) not in SLOTH_WINDOWS[1:]
+
 BUDGET = "0.0009999999999999432"  # Sloth's (100 - 99.9) / 100 in float64
-PROBE = "bench:probe_"  # tiles copy records bench:probe_<name> so the real tiles stay hourly
+PROBE = "bench:probe_"  # tiles/hours copies record bench:probe_<name>, so the real tiles keep their grid
+PROBED = (c.STAGE_TILES, c.STAGE_HOURS)
+SLOGEN_KINDS = {"alerting": (c.STAGE_SLI, c.STAGE_TILES, c.STAGE_ALERTS),
+                "period": (c.STAGE_HOURS, c.STAGE_BUDGET, c.STAGE_STATE)}
+SLOTH_KINDS = {"alerting": ("sloth sli windows", "sloth alerts"), "period": ("sloth sli period", "sloth meta")}
 INSTANCE = "bench"
 
 
@@ -69,20 +84,22 @@ def _slos(services: int, per: int) -> list[tuple[str, str]]:
     return [(f"svc-{s:03d}", f"r{i:02d}") for s in range(services) for i in range(per)]
 
 
-def _spec(slos: list[tuple[str, str]]) -> str:
+def _spec(slos: list[tuple[str, str]], window: str = "30d") -> str:
     by: dict[str, list[str]] = {}
     for svc, slo in slos:
         by.setdefault(svc, []).append(slo)
     body = "".join(f"  - name: {svc}\n    slos:\n" + "".join(
-        f"      - name: {slo}\n        objective: 99.9\n        window: 30d\n        sli:\n          ratio:\n"
+        f"      - name: {slo}\n        objective: 99.9\n        window: {window}\n        sli:\n          ratio:\n"
         f"            errors: http_requests_total{{job=\"{svc}\",route=\"/{slo}\",code=\"500\"}}\n"
         f"            total: http_requests_total{{job=\"{svc}\",route=\"/{slo}\"}}\n" for slo in names)
         for svc, names in by.items())
     return f"version: slogen/v1\nservices:\n{body}"
 
 
-def _sloth_groups(svc: str, slo: str) -> list[dict[str, Any]]:
-    """Sloth's three groups for one SLO, as its generator writes them."""
+def sloth_groups(svc: str, slo: str, days: int = 30) -> list[dict[str, Any]]:
+    """Sloth's three groups for one SLO over a `days`-day period, as its generator writes them
+    (the alert factors are the 30d ones whatever the period: the cost does not depend on them)."""
+    period = f"{days}d"
     sid = f"{svc}-{slo}"
     ids = f'sloth_id="{sid}", sloth_service="{svc}", sloth_slo="{slo}"'
     labels = {"sloth_id": sid, "sloth_service": svc, "sloth_slo": slo}
@@ -90,14 +107,15 @@ def _sloth_groups(svc: str, slo: str) -> list[dict[str, Any]]:
                 f'http_requests_total{{job="{svc}",route="/{slo}"}}')
     sli = [{"record": f"slo:sli_error:ratio_rate{w}", "expr": f"(sum(rate({err}[{w}])))\n/\n(sum(rate({tot}[{w}])))",
             "labels": {**labels, "sloth_window": w}} for w in SLOTH_WINDOWS]
-    sli.append({"record": "slo:sli_error:ratio_rate30d", "labels": {**labels, "sloth_window": "30d"},
-                "expr": f"sum_over_time({R5M}{{{ids}}}[30d])\n/ ignoring (sloth_window)\ncount_over_time({R5M}{{{ids}}}[30d])"})
+    sli.append({"record": SLOTH_RATIO + period, "labels": {**labels, "sloth_window": period},
+                "expr": f"sum_over_time({R5M}{{{ids}}}[{period}])\n/ ignoring (sloth_window)\n"
+                        f"count_over_time({R5M}{{{ids}}}[{period}])"})
     on = "on(sloth_id, sloth_slo, sloth_service) group_left"
     meta = [("slo:objective:ratio", "vector(0.9990000000000001)"),
             ("slo:error_budget:ratio", "vector(1-0.9990000000000001)"),
-            ("slo:time_period:days", "vector(30)"),
+            ("slo:time_period:days", f"vector({days})"),
             ("slo:current_burn_rate:ratio", f"{R5M}{{{ids}}}\n/ {on}\nslo:error_budget:ratio{{{ids}}}"),
-            ("slo:period_burn_rate:ratio", f"slo:sli_error:ratio_rate30d{{{ids}}}\n/ {on}\nslo:error_budget:ratio{{{ids}}}"),
+            ("slo:period_burn_rate:ratio", f"{SLOTH_RATIO}{period}{{{ids}}}\n/ {on}\nslo:error_budget:ratio{{{ids}}}"),
             ("slo:period_error_budget_remaining:ratio", f"1 - slo:period_burn_rate:ratio{{{ids}}}")]
     meta_rules = [{"record": r, "expr": e, "labels": labels} for r, e in meta]
     meta_rules.append({"record": "sloth_slo_info", "expr": "vector(1)",
@@ -142,11 +160,23 @@ def _lines(name: str, values: np.ndarray, times: np.ndarray) -> str:
     return "".join(f"{name} {v!r} {ts}\n" for v, ts in zip(values.tolist(), times.tolist(), strict=True))
 
 
-def _write_history(path: Path, slos: list[tuple[str, str]], tr: Traffic, recent_days: float, raw_step: int) -> int:
-    """OpenMetrics: raw counters, slogen's tiles and Sloth's 1m r5m, all from `tr`; returns samples written."""
+def _tiles(times: np.ndarray, every: int, length: int, since: float) -> np.ndarray:
+    """Indices of the minutes a tile of `length` minutes is recorded at: every `every` s from `since`."""
+    k = np.arange(len(times))
+    return np.nonzero((times % every == 0) & (k >= length) & (times >= since))[0]
+
+
+def write_history(path: Path, slos: list[tuple[str, str]], tr: Traffic, recent_days: float, raw_step: int) -> int:
+    """OpenMetrics: raw counters, slogen's short and hour tiles and Sloth's 1m r5m, all from `tr`;
+    returns samples written. Short tiles only over the recent days (no rule reads them beyond 3d)."""
     t = tr.times
-    raw = (t >= t[-1] - recent_days * 86400) | (t % raw_step == 0)
-    hours = np.nonzero((t % 3600 == 0) & (np.arange(len(t)) >= 60))[0]
+    recent = t[-1] - recent_days * 86400
+    raw = (t >= recent) | (t % raw_step == 0)
+    short_minutes = int(c.SHORT_TILE.removesuffix("m"))
+    tiles = (("short", _tiles(t, 60 * short_minutes, short_minutes, recent), short_minutes,
+              (c.EVENTS_TILE, c.ERRORS_TILE)),
+             ("hour", _tiles(t, 60 * int(c.HOUR_TILE_EVERY.removesuffix("m")), 60, float(t[0])), 60,
+              (c.EVENTS_HOUR, c.ERRORS_HOUR)))
     samples = 0
     with path.open("w") as out:
         out.write("# TYPE http_requests counter\n")
@@ -157,18 +187,20 @@ def _write_history(path: Path, slos: list[tuple[str, str]], tr: Traffic, recent_
             samples += 2 * int(raw.sum())
         for i, (svc, slo) in enumerate(slos):
             ident = f'service="{svc}",slo="{slo}"'
-            for name, series in ((c.EVENTS_TILE, tr.total[i]), (c.ERRORS_TILE, tr.bad[i])):
-                out.write(_lines(f"{name}{{{ident}}}", (series[hours] - series[hours - 60]) / 3600, t[hours]))
+            for _, at, minutes, names in tiles:
+                for name, series in zip(names, (tr.total[i], tr.bad[i]), strict=True):
+                    out.write(_lines(f"{name}{{{ident}}}", (series[at] - series[at - minutes]) / (60 * minutes), t[at]))
+                samples += 2 * len(at)
             sloth = f'sloth_id="{svc}-{slo}",sloth_service="{svc}",sloth_slo="{slo}",sloth_window="5m"'
             ratio = (tr.bad[i][5:] - tr.bad[i][:-5]) / (tr.total[i][5:] - tr.total[i][:-5])
             out.write(_lines(f"{R5M}{{{sloth}}}", ratio, t[5:]))
-            samples += 2 * len(hours) + len(ratio)
+            samples += len(ratio)
         out.write("# EOF\n")
     return samples
 
 
 @contextlib.contextmanager
-def _exporter(slos: list[tuple[str, str]], tr: Traffic) -> Iterator[int]:
+def exporter(slos: list[tuple[str, str]], tr: Traffic) -> Iterator[int]:
     """Serve the same counters live on 127.0.0.1, continuing the history at its last minute's rates."""
     end, total0, bad0 = int(tr.times[-1]), tr.total[:, -1], tr.bad[:, -1]
     ev, er = tr.last_rate
@@ -199,21 +231,49 @@ def _exporter(slos: list[tuple[str, str]], tr: Traffic) -> Iterator[int]:
         server.server_close()
 
 
-def _slogen_groups(slos: list[tuple[str, str]], scale: float,
-                   probe: bool = True) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    """slogen's rendered groups (tiles copied as a probe at 1m); and each group's real evaluations per minute."""
-    groups = [g for a in render_rules.generate(loads(_spec(slos))) for g in yaml.safe_load(a.text)["groups"]]
+def scrape_config(port: int, scale: float = 1.0) -> str:
+    """prometheus.yml scraping the exporter every 15s (÷ scale), rules every 1m (÷ scale); the
+    rule files go in place of RULE_FILES."""
+    scrape = _fmt_seconds(15 / scale)
+    return (f"global: {{scrape_interval: {scrape}, evaluation_interval: {_fmt_seconds(60 / scale)}}}\n"
+            f"scrape_configs:\n- job_name: bench\n  honor_labels: true\n  scrape_timeout: {scrape}\n"
+            f"  static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
+            f"  relabel_configs: [{{target_label: instance, replacement: {INSTANCE}}}]\n"
+            "rule_files: RULE_FILES\n")
+
+
+def wait_live(url: str, n: int, timeout: float) -> None:
+    """Until every raw series of the `n` SLOs has two live scrapes in its last 5 minutes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = requests.get(url + "/api/v1/query", timeout=60, params={
+            "query": "count(count_over_time(http_requests_total[5m]) >= 2)"}).json()["data"]["result"]
+        if got and int(got[0]["value"][1]) == 2 * n:
+            return
+        time.sleep(1)
+
+
+def slogen_groups(slos: list[tuple[str, str]], scale: float, window: str = "30d",
+                   every: str | None = None) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """slogen's rendered groups, `tiles` and `hours` copied as probes evaluated every 1m (or every
+    group every `every`); and each group's real evaluations per minute."""
+    groups = [g for a in render_rules.generate(loads(_spec(slos, window))) for g in yaml.safe_load(a.text)["groups"]]
     per_minute: dict[str, float] = {}
     for g in groups:
         real = _seconds(g["interval"])
-        if probe and g["name"].endswith(":" + c.STAGE_TILES):
+        if stage(g["name"]) in PROBED:
             g["interval"] = "1m"
-            for r in g["rules"]:
-                r["record"] = PROBE + r["record"].split(":", 1)[1].replace(":", "_")
-                r["expr"] = r["expr"].replace(c.EVENTS_TILE, PROBE + c.EVENTS_TILE.split(":", 1)[1].replace(":", "_"))
+            for r in g["rules"]:  # probes read raw counters only: no expression names a recorded series
+                r["record"] = PROBE + r["record"].replace(":", "_")
         per_minute[g["name"]] = 60 / real
-        g["interval"] = _fmt_seconds(_seconds(g["interval"]) / scale)
+        g["interval"] = _fmt_seconds(_seconds(every or g["interval"]) / scale)
     return groups, per_minute
+
+
+def stage(group: str) -> str:
+    """The stage of a slogen group name (`slogen:<service>:<stage>[:<chunk>]`), or "" for others."""
+    parts = group.split(":")
+    return parts[2] if parts[0] == c.NAMESPACE and len(parts) >= 3 else ""
 
 
 def _seconds(interval: str) -> float:
@@ -249,9 +309,8 @@ def _poll(url: str, seconds: float, state: dict[str, Any]) -> dict[str, dict[flo
 
 
 def _kind(group: str) -> str:
-    for suffix in (c.STAGE_SLI, c.STAGE_TILES, c.STAGE_PERIOD):
-        if group.startswith("slogen:") and group.endswith(":" + suffix):
-            return f"slogen {suffix}"
+    if stage(group):
+        return f"slogen {stage(group)}"
     return "sloth " + group.split("-")[2]  # sloth-slo-<sli|meta|alerts>-...
 
 
@@ -266,19 +325,19 @@ def _samples(url: str, groups: list[dict[str, Any]], keep: Any, at: float) -> di
                 n = int(body["data"]["stats"]["samples"]["totalQueryableSamples"])
                 key = _kind(g["name"])
                 if key == "sloth sli":
-                    key = "sloth sli long" if r["record"] in SLOTH_LONG else "sloth sli short"
+                    key = "sloth sli period" if sloth_period_rule(r["record"]) else "sloth sli windows"
                 out[key] = out.get(key, 0) + n
     return out
 
 
 def _split(url: str) -> float:
-    """Share of Sloth's SLI-group time spent in its long rules (1d, 3d, 30d), from /api/v1/rules."""
+    """Share of Sloth's SLI-group time spent in its period rule and 5m ratio, from /api/v1/rules."""
     long = every = 0.0
     for g in requests.get(url + "/api/v1/rules", params={"type": "record"}, timeout=300).json()["data"]["groups"]:
         if g["name"].startswith("sloth-slo-sli-"):
             for r in g["rules"]:
                 every += r["evaluationTime"]
-                long += r["evaluationTime"] if r["name"] in SLOTH_LONG else 0.0
+                long += r["evaluationTime"] if sloth_period_rule(r["name"]) else 0.0
     return long / every if every else 0.0
 
 
@@ -319,46 +378,34 @@ def measure(services: int, per: int, days: int, minutes: float, scale: float = 1
     work = Path(tempfile.mkdtemp(prefix="slogen-scale-"))
     result: dict[str, Any] = {"slos": n, "services": services, "days": days, "scale": scale}
     try:
-        result["samples_backfilled"] = _write_history(work / "h.om", slos, tr, recent_days, raw_step)
+        result["samples_backfilled"] = write_history(work / "h.om", slos, tr, recent_days, raw_step)
         result["generate_s"] = round(time.perf_counter() - clock, 1)
         clock = time.perf_counter()
         subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=744h",
                         str(work / "h.om"), str(work / "data")], check=True, capture_output=True)
         (work / "h.om").unlink()
         result["backfill_s"] = round(time.perf_counter() - clock, 1)
-        slogen, per_minute = _slogen_groups(slos, scale)
-        sloth = [g for svc, slo in slos for g in _sloth_groups(svc, slo)]
+        slogen, per_minute = slogen_groups(slos, scale)
+        sloth = [g for svc, slo in slos for g in sloth_groups(svc, slo)]
         files = {"slogen.rules.yaml": yaml.safe_dump({"groups": slogen}, sort_keys=False),
                  "sloth.rules.yaml": yaml.safe_dump({"groups": sloth}, sort_keys=False),
                  }
-        with _exporter(slos, tr) as port:
+        with exporter(slos, tr) as port:
             del tr
-            scrape = _fmt_seconds(15 / scale)
-            config = (f"global: {{scrape_interval: {scrape}, evaluation_interval: {_fmt_seconds(60 / scale)}}}\n"
-                      f"scrape_configs:\n- job_name: bench\n  honor_labels: true\n  scrape_timeout: {scrape}\n"
-                      f"  static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
-                      f"  relabel_configs: [{{target_label: instance, replacement: {INSTANCE}}}]\n"
-                      "rule_files: RULE_FILES\n")
+            config = scrape_config(port, scale)
             clock = time.perf_counter()
             both = config.replace("RULE_FILES", "[slogen.rules.yaml, sloth.rules.yaml]")
             with prometheus(both, data_dir=work / "data", files=files, ready_timeout=120) as (url, workdir):
                 result["prometheus_start_s"] = round(time.perf_counter() - clock, 1)
-                deadline = time.monotonic() + 120 / scale
-                while time.monotonic() < deadline:  # live 5m windows: two scrapes of every series
-                    got = requests.get(url + "/api/v1/query", timeout=60, params={
-                        "query": "count(count_over_time(http_requests_total[5m]) >= 2)"}).json()["data"]["result"]
-                    if got and int(got[0]["value"][1]) == 2 * n:
-                        break
-                    time.sleep(1)
+                wait_live(url, n, 120 / scale)
                 warm, state = time.time(), dict[str, Any]()
                 seen, phases = {}, {}
                 seen["both"], phases["both"] = _phase(url, minutes, state)
                 long_share = _split(url)
                 at = time.time()
-                svc0 = {c.group_name(first[0], s) for s in (c.STAGE_SLI, c.STAGE_TILES, c.STAGE_PERIOD)}
-                samples = _samples(url, [g for g in slogen if g["name"] in svc0],
+                samples = _samples(url, [g for g in slogen if g["name"].startswith(f"{c.NAMESPACE}:{first[0]}:")],
                                    lambda r: r["labels"]["slo"] == first[1], at)
-                samples |= _samples(url, _sloth_groups(*first), lambda r: True, at)
+                samples |= _samples(url, sloth_groups(*first), lambda r: True, at)
                 for name, rule_files in (("sloth", ["sloth.rules.yaml"]), ("slogen", ["slogen.rules.yaml"]),
                                          ("no rules", [])):
                     (workdir / "prometheus.yml").write_text(config.replace("RULE_FILES", json.dumps(rule_files)))
@@ -373,8 +420,8 @@ def measure(services: int, per: int, days: int, minutes: float, scale: float = 1
     alone = {}
     for side in ("sloth", "slogen"):
         figures = _figures(seen[side], 0, per_minute, long_share, samples, n)
-        alone[side] = {"total": figures["summary"]["total"]["sloth" if side == "sloth" else "slogen"],
-                       "kinds": figures["kinds"]}
+        alone[side] = {part: figures["summary"][part][side] for part in ("alerting", "period", "total")}
+        alone[side]["kinds"] = figures["kinds"]
     return {**result, **_figures(seen["both"], warm, per_minute, long_share, samples, n), "phases": phases,
             "alone": alone}
 
@@ -398,19 +445,20 @@ def _figures(seen: dict[str, dict[float, float]], warm: float, per_minute: dict[
     for k in kinds.values():
         k["evaluations_per_minute"] = k["minute_s"] / k["cycle_s"] if k["cycle_s"] else 0.0
     sli = kinds.get("sloth sli", {"groups": 0, "cycle_s": 0.0, "minute_s": 0.0, "evaluations_per_minute": 1.0})
-    for part, share in (("sloth sli short", 1 - long_share), ("sloth sli long", long_share)):
+    for part, share in (("sloth sli windows", 1 - long_share), ("sloth sli period", long_share)):
         kinds[part] = {"groups": sli["groups"], "cycle_s": sli["cycle_s"] * share, "minute_s": sli["minute_s"] * share,
                        "evaluations_per_minute": 1.0}
     for name, k in kinds.items():
         k["samples_per_eval_per_slo"] = samples.get(name, 0)
         k["samples_per_minute"] = samples.get(name, 0) * n * k["evaluations_per_minute"]
-    sides: dict[str, dict[str, tuple[str, ...]]] = {"short": {"slogen": ("slogen sli",), "sloth": ("sloth sli short", "sloth alerts")},
-             "long": {"slogen": ("slogen tiles", "slogen period"), "sloth": ("sloth sli long", "sloth meta")}}
-    sides["total"] = {side: sides["short"][side] + sides["long"][side] for side in ("slogen", "sloth")}
+    sides: dict[str, dict[str, tuple[str, ...]]] = {
+        part: {"slogen": tuple(f"slogen {s}" for s in stages), "sloth": SLOTH_KINDS[part]}
+        for part, stages in SLOGEN_KINDS.items()}
+    sides["total"] = {side: sides["alerting"][side] + sides["period"][side] for side in ("slogen", "sloth")}
     summary = {part: {side: {f: sum(kinds.get(k, {}).get(f, 0.0) for k in ks)
                              for f in ("cycle_s", "minute_s", "samples_per_eval_per_slo", "samples_per_minute")}
                       for side, ks in by.items()} for part, by in sides.items()}
-    return {"kinds": kinds, "summary": summary, "sloth_sli_long_share": long_share,
+    return {"kinds": kinds, "summary": summary, "sloth_sli_period_share": long_share,
             "evaluations_per_group_min": min(evaluations, default=0),
             "evaluations_per_group_median": statistics.median(evaluations) if evaluations else 0}
 
@@ -422,8 +470,8 @@ def _rows(r: dict[str, Any]) -> list[dict[str, Any]]:
 
     size = f"{r['slos']} SLOs × {r['days']}d"
     out = []
-    for part, label in (("short", "every-minute rules (slogen sli: 5m,1h + page | Sloth ≤6h + alerts)"),
-                        ("long", "slower rules (slogen tiles+period, incl. 30m,2h,6h | Sloth 1d,3d,30d + meta)"),
+    for part, label in (("alerting", "alerting (slogen sli+tiles+alerts | Sloth 30m..3d ratios + alerts)"),
+                        ("period", "period/budget (slogen hours+budget+state | Sloth 5m ratio, 30d rule, meta)"),
                         ("total", "all rules")):
         s = r["summary"][part]
         out += [row(f"{label}: Σ last_duration per cycle, s ({size})", s["slogen"]["cycle_s"], s["sloth"]["cycle_s"]),
@@ -436,6 +484,8 @@ def _rows(r: dict[str, Any]) -> list[dict[str, Any]]:
     done = {k: v["completed_share"] for k, v in r["phases"].items()}
     out += [row("one side's rules alone: evaluation work per minute, s", r["alone"]["slogen"]["total"]["minute_s"],
                 r["alone"]["sloth"]["total"]["minute_s"]),
+            row("one side's rules alone: period/budget work per minute, s", r["alone"]["slogen"]["period"]["minute_s"],
+                r["alone"]["sloth"]["period"]["minute_s"]),
             row("one side's rules alone: Prometheus CPU s per minute minus no rules",
                 cpu["slogen"] - cpu["no rules"], cpu["sloth"] - cpu["no rules"]),
             row("one side's rules alone: share of scheduled evaluations run", done["slogen"], done["sloth"]),
