@@ -104,8 +104,8 @@ def _median_query(url: str, expr: str, at: float) -> tuple[float, int]:
 def _period_rule(group: str, record: str) -> bool:
     """A rule of the period/budget comparison: slogen's hours, budget, state; Sloth's meta group,
     its period rule and the 5m ratio that rule averages."""
-    if scale_bench.stage(group):
-        return scale_bench.stage(group) in PERIOD_STAGES
+    if scale_bench.stage(group):  # the ticket alert sits in `budget` but is an alert, like Sloth's
+        return scale_bench.stage(group) in PERIOD_STAGES and record != c.ALERT_TICKET
     return "-meta-" in group or ("-sli-" in group and scale_bench.sloth_period_rule(record))
 
 
