@@ -72,6 +72,7 @@ CASES: dict[str, Case] = {
     "regex named group": Case(ratio("'x{a=~\"(?P<n>a)b\"}'")),
     "regex 1000 repetitions": Case(ratio("'x{a=~\"a{1000}\"}'")),
     "regex lookahead": Case(errors_expr("'sum(rate(x{code=~\"(?!2..).*\"}[$window]))'"), reject="RE2"),
+    "regex balanced only when wrapped in ^(?:…)$": Case(errors_expr("'sum(rate(x{code=~\"a)(b\"}[$window]))'"), reject="RE2"),
     "regex backreference": Case(ratio(r"""'x{a=~"(a)\\1"}'"""), reject="RE2", path="ratio.errors"),
     "regex possessive": Case(ratio("'x{a=~\"a++\"}'"), reject="RE2", path="ratio.errors"),
     "regex over 1000 repetitions": Case(ratio("'x{a=~\"a{1001}\"}'"), reject="RE2"),

@@ -168,6 +168,9 @@ def check_regex(value: str, label: str) -> None:
     if "\\C" in value.replace("\\\\", ""):
         raise PromQLSyntaxError(f"illegal regex for {label!r} ({_RE2_RULES}): \\C is not supported by Go")
     try:
+        # Prometheus 2.x compiles ^(?:value)$ and also parses the bare value (to optimise the
+        # matcher): `a)(b` compiles wrapped, yet the bare parse refuses it, and so does promtool.
+        re2.compile(value, _RE2_OPTIONS)
         re2.compile(f"^(?:{value})$", _RE2_OPTIONS)
     except re2.error as exc:
         reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
