@@ -56,22 +56,27 @@ def prometheus(config_yaml: str, *, data_dir: Path | None = None, files: dict[st
         args.append("--web.enable-lifecycle")
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=work)
     try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited rc={proc.returncode}: "
-                                   + (work / "prometheus.log").read_text()[-2000:])
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(url + "/-/ready", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError("prometheus not ready")
-            time.sleep(0.05)
+        wait_ready(proc, url + "/-/ready", work / "prometheus.log", ready_timeout)
         yield url, work
     finally:
         stop(proc)
         log.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def wait_ready(proc: subprocess.Popen[Any], ready_url: str, log: Path, timeout: float) -> None:
+    """Wait until `ready_url` answers 200; raise with the log's tail if the server exits or is late."""
+    name = Path(str(proc.args[0] if isinstance(proc.args, list) else proc.args)).name
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited rc={proc.returncode}: " + log.read_text()[-2000:])
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(ready_url, timeout=1).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} not ready")
+        time.sleep(0.05)
 
 
 def stop(proc: subprocess.Popen[Any]) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from prom import free_port, stop
+from prom import free_port, stop, wait_ready
 
 VICTORIA_METRICS = shutil.which("victoria-metrics")
 VMALERT = shutil.which("vmalert")
@@ -50,16 +50,7 @@ def victoria_metrics() -> Iterator[str]:
                              "-retentionPeriod=100y", "-search.disableCache", "-loggerLevel=ERROR"],
                             stdout=log, stderr=subprocess.STDOUT, cwd=work)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"victoria-metrics exited rc={proc.returncode}: " + (work / "vm.log").read_text())
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError("victoria-metrics not ready")
-            time.sleep(0.05)
+        wait_ready(proc, url + "/health", work / "vm.log", 30)
         yield url
     finally:
         stop(proc)

@@ -45,6 +45,9 @@ class LatencySLI:
     selector: tuple[Matcher, ...] = ()
 
 
+WINDOW_PLACEHOLDER = "$window"  # in ExprSLI text: the range each rule substitutes (5m, 1h, 3m, …)
+
+
 @dataclass(frozen=True)
 class ExprSLI:
     """Checked PromQL (comments stripped) with a `$window` placeholder; exactly one of errors/good is set."""

@@ -19,6 +19,7 @@ from slogen.durations import parse_duration
 from slogen.errors import Problem, SpecError
 from slogen.model import (
     SLO,
+    WINDOW_PLACEHOLDER,
     Alerting,
     AlertOverride,
     ExprSLI,
@@ -42,7 +43,6 @@ from slogen.promql import (
 from slogen.schema import SPEC_VERSION, schema_problems
 from slogen.yamlpos import ExpansionError, Located, json_path, load_located
 
-WINDOW_PLACEHOLDER = "$window"
 MAX_THRESHOLD_SECONDS = 1e9  # about 31 years: any larger latency threshold is a typo
 
 

@@ -12,6 +12,7 @@ inside `sum(...)` would swallow the closing bracket.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -58,23 +59,31 @@ class Parsed:
     new_functions: tuple[str, ...] = ()
 
 
-def strip_comments(text: str) -> str:
-    """`text` without PromQL comments (`#` to the end of the line, outside strings)."""
-    out: list[str] = []
-    pos = 0
+def _tokens(text: str) -> Iterator[tuple[str, str]]:
+    """`text` as ("code" | "string" | "comment", chunk) pieces that join back to `text`."""
+    pos = start = 0
     while pos < len(text):
         ch = text[pos]
-        if ch in "\"'`":
-            end = _string_end(text, pos)
-            out.append(text[pos:end])
-            pos = end
-        elif ch == "#":
-            newline = text.find("\n", pos)
-            pos = len(text) if newline < 0 else newline
-        else:
-            out.append(ch)
+        if ch not in "\"'`#":
             pos += 1
-    return "".join(out)
+            continue
+        if start < pos:
+            yield "code", text[start:pos]
+        if ch == "#":
+            newline = text.find("\n", pos)
+            end = len(text) if newline < 0 else newline
+            yield "comment", text[pos:end]
+        else:
+            end = _string_end(text, pos)
+            yield "string", text[pos:end]
+        pos = start = end
+    if start < len(text):
+        yield "code", text[start:]
+
+
+def strip_comments(text: str) -> str:
+    """`text` without PromQL comments (`#` to the end of the line, outside strings)."""
+    return "".join(chunk for kind, chunk in _tokens(text) if kind != "comment")
 
 
 def _string_end(text: str, pos: int) -> int:
@@ -94,21 +103,8 @@ def _string_end(text: str, pos: int) -> int:
 def _raw_strings_quoted(text: str) -> str:
     r"""`text` with backtick strings as double-quoted ones: promql_parser unescapes inside
     backticks, where Prometheus takes every character literally (`5\d` is a valid regex there)."""
-    out: list[str] = []
-    pos = 0
-    while pos < len(text):
-        ch = text[pos]
-        if ch in "\"'`":
-            end = _string_end(text, pos)
-            literal = text[pos:end]
-            if ch == "`" and len(literal) >= 2 and literal.endswith("`"):
-                literal = quote(literal[1:-1])
-            out.append(literal)
-            pos = end
-        else:
-            out.append(ch)
-            pos += 1
-    return "".join(out)
+    return "".join(quote(chunk[1:-1]) if kind == "string" and chunk[0] == "`" and len(chunk) >= 2
+                   and chunk.endswith("`") else chunk for kind, chunk in _tokens(text))
 
 
 def _parse(text: str) -> Any:

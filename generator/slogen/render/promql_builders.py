@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from slogen import conventions as c
 from slogen.durations import parse_duration
-from slogen.model import SLO, ExprSLI, LatencySLI, RatioSLI
+from slogen.model import SLO, WINDOW_PLACEHOLDER, ExprSLI, LatencySLI, RatioSLI
 from slogen.promql import (
     Agg,
     Binary,
@@ -32,8 +32,6 @@ from slogen.promql import (
     sum_,
     vector,
 )
-
-WINDOW_PLACEHOLDER = "$window"
 
 
 def percent_text(value: Fraction) -> str:
