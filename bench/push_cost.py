@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from bench.gen_spec import build
 from slogen.cli import main
 from slogen.render import render
-from slogen.spec import load
+from slogen.spec.load import load
 
 ROUND_TRIP_S = 0.02
 

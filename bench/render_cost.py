@@ -21,7 +21,7 @@ import yaml
 
 from bench.gen_spec import build
 from slogen.render import render
-from slogen.spec import loads
+from slogen.spec.load import loads
 
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -48,7 +48,7 @@ import yaml
 from bench import rules_scale as scale_bench
 from slogen import conventions as c
 from slogen.render import promql_builders as q
-from slogen.spec import loads
+from slogen.spec.load import loads
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))

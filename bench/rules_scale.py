@@ -55,7 +55,7 @@ import yaml
 
 from slogen import conventions as c
 from slogen.render import rules as render_rules
-from slogen.spec import loads
+from slogen.spec.load import loads
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))

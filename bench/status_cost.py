@@ -30,10 +30,10 @@ from typing import Any
 import yaml
 
 from bench.gen_spec import build
-from slogen import budget
 from slogen import conventions as c
-from slogen.prometheus import PrometheusClient
-from slogen.spec import loads
+from slogen.clients.prometheus import PrometheusClient
+from slogen.services import status as status_service
+from slogen.spec.load import loads
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -82,14 +82,14 @@ def measure(services: int, slos_per_service: int, *, naive_too: bool = True) -> 
         backfill_s = time.perf_counter() - started
         with prometheus("global: {}\n", data_dir=work / "data") as (url, _):
             client = PrometheusClient(url, timeout=60)
-            fetch_s, snapshot = _timed(lambda: budget.fetch(spec.slos, spec.policy, client, float(end)))
+            fetch_s, snapshot = _timed(lambda: status_service.fetch(spec.slos, spec.policy, client, float(end)))
             queries_per_read = client.queries / 5
             wrong = [b.name for b in snapshot.slos if b.remaining != truth[(b.service, b.slo)]]
 
             def naive() -> int:  # the seed's way: one query per SLO and series
                 count = 0
                 for slo in spec.slos:
-                    for name in budget.SERIES.values():
+                    for name in status_service.SERIES.values():
                         client.query(f'{name}{{service="{slo.service}",slo="{slo.name}"}}', at=float(end))
                         count += 1
                 return count

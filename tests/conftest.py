@@ -15,7 +15,7 @@ SPECS = Path(__file__).resolve().parent / "specs"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
-# Validated specs are cached (slogen/speccache.py); keep the tests' cache out of ~/.cache and
+# Validated specs are cached (slogen/spec/cache.py); keep the tests' cache out of ~/.cache and
 # shared by subprocesses the tests start.
 _CACHE = tempfile.mkdtemp(prefix="slogen-test-cache-")
 os.environ["SLOGEN_CACHE_DIR"] = _CACHE

@@ -8,11 +8,12 @@ import re
 
 import pytest
 
-from slogen import budget
 from slogen import conventions as c
+from slogen.clients.prometheus import QueryResult, Sample
 from slogen.model import Policy
-from slogen.prometheus import QueryResult, Sample
-from slogen.spec import loads
+from slogen.services import status as status_service
+from slogen.slo import budget
+from slogen.spec.load import loads
 
 DEFAULT = Policy()
 EPS = 1e-6  # "just above/below": a millionth of a percentage point in ratio terms is 1e-8
@@ -113,13 +114,13 @@ def test_select_narrows_and_names_unknowns() -> None:
 
 
 def test_budget_query_is_one_selector_built_from_conventions() -> None:
-    query = budget.budget_query()
+    query = status_service.budget_query()
     for name in (c.BUDGET_REMAINING, c.BURN_RATE_1H):
         assert name in query
     assert c.ERROR_RATIO_PERIOD not in query  # derived from R: (1 − R) × budget, one series fewer per SLO
     assert query.startswith('{__name__=~"') and query.count("{") == 1
-    assert budget.budget_query("a\"b", "x") == (
-        '{__name__=~"' + "|".join(sorted(budget.SERIES.values())) + '",service="a\\"b",slo="x"}')
+    assert status_service.budget_query("a\"b", "x") == (
+        '{__name__=~"' + "|".join(sorted(status_service.SERIES.values())) + '",service="a\\"b",slo="x"}')
 
 
 class FakeClient:
@@ -149,9 +150,9 @@ def test_fetch_groups_one_answer_by_slo_and_computes_in_python() -> None:
         _s(c.BUDGET_REMAINING, "other", "thing", -1.0),  # not in the spec: ignored
         _s(c.SLO_INFO, "search", "availability", 1.0),  # its rules are loaded
     ])
-    snap = budget.fetch(spec.slos, spec.policy, client, 1234.5)  # type: ignore[arg-type]
+    snap = status_service.fetch(spec.slos, spec.policy, client, 1234.5)  # type: ignore[arg-type]
     # one query for the budgets; a second only because an SLO has none: are its rules loaded?
-    assert client.calls == [(budget.budget_query(), 1234.5), (c.SLO_INFO, 1234.5)]
+    assert client.calls == [(status_service.budget_query(), 1234.5), (c.SLO_INFO, 1234.5)]
     by = {b.name: b for b in snap.slos}
     a = by["checkout/availability"]
     assert (a.state, a.remaining, a.burn_rate_1h, a.objective, a.window) == ("WARNING", 0.35, 2.0, 0.999, "30d")
@@ -169,7 +170,7 @@ def test_fetch_groups_one_answer_by_slo_and_computes_in_python() -> None:
 def test_an_slo_without_its_rules_says_so() -> None:
     spec = loads(SPEC)
     client = FakeClient([_s(c.SLO_INFO, "checkout", "availability", 1.0)])
-    snap = budget.fetch(spec.slos, spec.policy, client, 1.0)  # type: ignore[arg-type]
+    snap = status_service.fetch(spec.slos, spec.policy, client, 1.0)  # type: ignore[arg-type]
     reasons = {b.name: b.unknown_reason for b in snap.slos}
     assert reasons == {"checkout/availability": "no data", "checkout/latency": "rules not loaded",
                        "search/availability": "rules not loaded"}
@@ -183,7 +184,7 @@ def test_coverage_is_read_and_kept_a_share() -> None:
                          _s(c.BUDGET_REMAINING, "checkout", "latency", 0.5),
                          _s(c.PERIOD_COVERAGE, "checkout", "latency", 1.0000000001),
                          _s(c.BUDGET_REMAINING, "search", "availability", 0.5)])
-    by = {b.name: b for b in budget.fetch(spec.slos, spec.policy, client, 1.0).slos}  # type: ignore[arg-type]
+    by = {b.name: b for b in status_service.fetch(spec.slos, spec.policy, client, 1.0).slos}  # type: ignore[arg-type]
     assert by["checkout/availability"].coverage == pytest.approx(1 / 720)
     assert by["checkout/latency"].coverage == 1.0  # float noise above 1 is 1
     assert by["search/availability"].coverage is None and by["search/availability"].unknown_reason is None
@@ -196,10 +197,10 @@ def test_nan_budget_is_unknown_and_deciding_slo_is_the_worst() -> None:
         _s(c.BUDGET_REMAINING, "checkout", "latency", 0.10),
         _s(c.BUDGET_REMAINING, "search", "availability", math.nan),
     ])
-    snap = budget.fetch(spec.slos[:2], spec.policy, client, 0.0)  # type: ignore[arg-type]
+    snap = status_service.fetch(spec.slos[:2], spec.policy, client, 0.0)  # type: ignore[arg-type]
     assert snap.state == "FREEZE"
     assert snap.deciding is not None and snap.deciding.name == "checkout/latency"
-    nan = budget.fetch(spec.slos, spec.policy, client, 0.0)  # type: ignore[arg-type]
+    nan = status_service.fetch(spec.slos, spec.policy, client, 0.0)  # type: ignore[arg-type]
     assert nan.slos[2].state == c.UNKNOWN and nan.slos[2].remaining is None
 
 
@@ -208,7 +209,7 @@ def test_duplicate_series_are_implausible_whatever_their_values() -> None:
     for second in (0.1, 0.9, math.nan):  # one series per SLO: a second one is never trusted (issue 14)
         client = FakeClient([_s(c.BUDGET_REMAINING, "checkout", "availability", 0.9),
                              _s(c.BUDGET_REMAINING, "checkout", "availability", second)])
-        slo = budget.fetch(spec.slos[:1], spec.policy, client, 0.0).slos[0]  # type: ignore[arg-type]
+        slo = status_service.fetch(spec.slos[:1], spec.policy, client, 0.0).slos[0]  # type: ignore[arg-type]
         assert slo.state == c.UNKNOWN and "several" in slo.implausible
 
 
@@ -217,10 +218,10 @@ def test_budget_above_one_or_negative_burn_is_implausible() -> None:
     for samples in ([_s(c.BUDGET_REMAINING, "checkout", "availability", 1.5)],
                     [_s(c.BUDGET_REMAINING, "checkout", "availability", 0.5),
                      _s(c.BURN_RATE_1H, "checkout", "availability", -2.0)]):
-        slo = budget.fetch(spec.slos[:1], spec.policy, FakeClient(samples), 0.0).slos[0]  # type: ignore[arg-type]
+        slo = status_service.fetch(spec.slos[:1], spec.policy, FakeClient(samples), 0.0).slos[0]  # type: ignore[arg-type]
         assert slo.state == c.UNKNOWN and slo.implausible
     exact = FakeClient([_s(c.BUDGET_REMAINING, "checkout", "availability", 1.0)])
-    assert budget.fetch(spec.slos[:1], spec.policy, exact, 0.0).slos[0].state == "NORMAL"  # type: ignore[arg-type]
+    assert status_service.fetch(spec.slos[:1], spec.policy, exact, 0.0).slos[0].state == "NORMAL"  # type: ignore[arg-type]
 
 
 def test_infinite_budgets_have_no_sli_and_minus_infinity_is_exhausted() -> None:
@@ -228,7 +229,7 @@ def test_infinite_budgets_have_no_sli_and_minus_infinity_is_exhausted() -> None:
     client = FakeClient([_s(c.BUDGET_REMAINING, "checkout", "availability", -math.inf),
                          _s(c.BURN_RATE_1H, "checkout", "availability", math.inf),
                          _s(c.BUDGET_REMAINING, "checkout", "latency", math.inf)])
-    exhausted, unknown = budget.fetch(spec.slos[:2], spec.policy, client, 0.0).slos  # type: ignore[arg-type]
+    exhausted, unknown = status_service.fetch(spec.slos[:2], spec.policy, client, 0.0).slos  # type: ignore[arg-type]
     assert (exhausted.state, exhausted.remaining, exhausted.sli, exhausted.burn_rate_1h,
             exhausted.days_to_exhaustion) == ("EXHAUSTED", -math.inf, None, None, 0.0)
     assert (unknown.state, unknown.remaining, unknown.sli) == (c.UNKNOWN, None, None)

@@ -18,10 +18,10 @@ from click.testing import CliRunner
 from conftest import ROOT
 from prom import needs_prometheus, promtool
 from slogen import conventions as c
-from slogen import spec as spec_loader
 from slogen.cli import main
 from slogen.durations import parse_duration
 from slogen.model import LatencySLI, RatioSLI
+from slogen.spec import load as spec_loader
 
 COMPOSE = ROOT / "docker-compose.yml"
 PROM_CONFIG = ROOT / "deploy/prometheus/prometheus.yml"

@@ -30,7 +30,7 @@ from prometheus_client.registry import Collector
 from prom import instant, needs_prometheus, prometheus
 from slogen import conventions as c
 from slogen.render import render
-from slogen.spec import loads
+from slogen.spec.load import loads
 
 SPEC = """\
 version: slogen/v1

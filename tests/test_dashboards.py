@@ -17,7 +17,7 @@ from conftest import ROOT, SPECS
 from slogen import conventions as c
 from slogen.model import LatencySLI, Spec
 from slogen.render import dashboards, render, rules
-from slogen.spec import load, loads
+from slogen.spec.load import load, loads
 
 SPEC_FILES = [*sorted(SPECS.glob("*.yaml")), ROOT / "slos.yaml"]
 PANELS = [("gauge", "Error Budget Remaining"), ("gauge", "Days Until Budget Exhaustion"),

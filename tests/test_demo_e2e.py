@@ -22,9 +22,9 @@ import yaml
 from conftest import ROOT
 from prom import free_port, instant, needs_prometheus, prometheus
 from slogen import conventions as c
-from slogen import spec as spec_loader
 from slogen.model import LatencySLI
 from slogen.render import render
+from slogen.spec import load as spec_loader
 
 DEMO = ROOT / "demo"
 FIRE_DEADLINE = 60.0  # seconds; the page fires about 8 s after the first scrape here

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SPECS
-from slogen.schema import schema_text
+from slogen.spec.schema import schema_text
 
 
 def slogen(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

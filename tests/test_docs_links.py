@@ -75,7 +75,7 @@ def test_every_file_path_named_exists(doc: Path) -> None:
 def test_the_checks_see_links_and_paths_and_catch_a_missing_one(tmp_path: Path) -> None:
     readme = links(ROOT / "README.md")
     assert "docs/spec.md" in readme and "docs/README.md" in readme
-    assert "generator/slogen/budget.py" in named_paths(ROOT / "docs" / "status-and-gate.md")
+    assert "generator/slogen/slo/budget.py" in named_paths(ROOT / "docs" / "status-and-gate.md")
     fake = ROOT / "docs" / "spec.md"
     assert not exists(fake, "docs/no-such-file.md") and not exists(fake, "tests/test_conventions.py")
     assert exists(fake, "conventions.py") and exists(fake, "../README.md")

@@ -29,7 +29,7 @@ from prom import instant, needs_prometheus, prometheus
 from rulehist import build_history
 from slogen import conventions as c
 from slogen.render import render
-from slogen.spec import loads
+from slogen.spec.load import loads
 from vm import import_samples, needs_victoria_metrics, query, replay, victoria_metrics
 
 pytestmark = [needs_prometheus, needs_victoria_metrics]

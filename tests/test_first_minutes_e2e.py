@@ -23,7 +23,7 @@ import pytest
 
 from prom import backfill, needs_prometheus, prometheus
 from slogen.render import render
-from slogen.spec import loads
+from slogen.spec.load import loads
 
 pytestmark = [needs_prometheus, pytest.mark.slow]
 

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from conftest import ROOT
 from prom import needs_prometheus, promtool
 from slogen.errors import SpecError
-from slogen.lint import warnings
 from slogen.render import render
-from slogen.spec import loads
+from slogen.spec.lint import warnings
+from slogen.spec.load import loads
 
 BASE = yaml.safe_load((ROOT / "slos.yaml").read_text())
 

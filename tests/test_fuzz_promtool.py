@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from prom import PROMTOOL, needs_prometheus
 from slogen.errors import SpecError
 from slogen.render import render
-from slogen.spec import loads
+from slogen.spec.load import loads
 
 names = st.from_regex(r"\A[a-z0-9]([a-z0-9-]{0,12}[a-z0-9])?\Z")
 label_names = st.from_regex(r"\A[a-zA-Z_][a-zA-Z0-9_]{0,10}\Z").filter(lambda n: n not in ("service", "slo"))

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from conftest import GOLDEN, SPECS
 from slogen.cli import main
 from slogen.render import render
-from slogen.spec import load
+from slogen.spec.load import load
 
 SPEC_FILES = sorted(SPECS.glob("*.yaml"))
 

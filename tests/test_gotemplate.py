@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from prom import needs_prometheus, promtool
-from slogen import gotemplate
+from slogen.promql import gotemplate
 
 ACCEPTED = [
     "plain text, no action",

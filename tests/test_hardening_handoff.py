@@ -12,12 +12,12 @@ from click.testing import CliRunner
 
 from conftest import SPECS
 from prom import needs_prometheus, prometheus
-from slogen import spec as spec_loader
 from slogen.cli import main
 from slogen.render import render
 from slogen.render.artifact import Artifact
-from slogen.rules_handoff import HandoffError, handoff
-from slogen.writer import spec_key
+from slogen.services.rules_handoff import HandoffError, handoff
+from slogen.services.writer import spec_key
+from slogen.spec import load as spec_loader
 
 FULL = str(SPECS / "full.yaml")
 

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import SPECS
-from slogen import spec as spec_loader
 from slogen.cli import main
+from slogen.spec import load as spec_loader
 
 MINIMAL = (SPECS / "minimal.yaml").read_text()
 BOMB = "version: slogen/v1\nx-a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(

@@ -10,10 +10,10 @@ from grafana_standin import grafana_standin
 from hostile import Reply, hostile
 
 from conftest import SPECS
-from slogen import gate
-from slogen.budget import Snapshot
 from slogen.cli import main
-from slogen.textsafe import md, oneline
+from slogen.report import summary
+from slogen.report.textsafe import md, oneline
+from slogen.slo.budget import Snapshot
 
 EVIL = "boom\n\n## Fake heading\n::error::pwned\n[click](http://evil.example) | <details> ![x](y)"
 
@@ -49,8 +49,8 @@ def test_a_spec_title_cannot_forge_workflow_commands(tmp_path: Path) -> None:
 
 
 def test_the_step_summary_stays_under_the_limit() -> None:
-    text = gate.step_summary(Snapshot(0.0, ()), 99, None, "http://grafana/d/x", error="e" * (20 << 20))
-    assert len(text.encode()) < gate.SUMMARY_MAX_BYTES
+    text = summary.step_summary(Snapshot(0.0, ()), 99, None, "http://grafana/d/x", error="e" * (20 << 20))
+    assert len(text.encode()) < summary.SUMMARY_MAX_BYTES
     assert "…" in text
 
 

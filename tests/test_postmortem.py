@@ -15,7 +15,7 @@ from conftest import ROOT
 from prom import backfill, free_port, needs_prometheus, prometheus
 from slogen import conventions as c
 from slogen.cli import main
-from slogen.postmortem import filename, slugify
+from slogen.report.postmortem import filename, slugify
 
 SPEC = str(ROOT / "slos.yaml")
 SECTIONS = ("Executive summary", "Timeline", "Detection", "Root cause", "Five whys", "Resolution",

@@ -20,7 +20,7 @@ import pytest
 
 from prom import free_port, needs_prometheus, prometheus
 from slogen import conventions as c
-from slogen.prometheus import PrometheusClient, PrometheusError, display_url
+from slogen.clients.prometheus import PrometheusClient, PrometheusError, display_url
 
 SPEC = """
 version: slogen/v1

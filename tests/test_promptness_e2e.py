@@ -25,11 +25,11 @@ import yaml
 from prom import needs_prometheus, prometheus
 from rulehist import build_history
 from slogen import conventions as c
-from slogen import windows
 from slogen.durations import parse_duration
 from slogen.promql import number_text as num
 from slogen.render import render
-from slogen.spec import loads
+from slogen.slo import windows
+from slogen.spec.load import loads
 
 pytestmark = needs_prometheus
 

@@ -18,10 +18,10 @@ import yaml
 
 from prom import needs_prometheus, promtool
 from slogen.errors import SpecError
-from slogen.lint import warnings
 from slogen.promql import parse_expression, strip_comments
 from slogen.render import render
-from slogen.spec import loads
+from slogen.spec.lint import warnings
+from slogen.spec.load import loads
 
 TOTAL = "total: sum(rate(http_requests_total[$window]))"
 

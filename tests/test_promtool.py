@@ -17,7 +17,7 @@ import yaml
 from conftest import ROOT, SPECS
 from prom import needs_prometheus, promtool
 from slogen.render import render
-from slogen.spec import load
+from slogen.spec.load import load
 
 pytestmark = needs_prometheus
 

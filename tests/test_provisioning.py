@@ -14,7 +14,7 @@ from prom import needs_prometheus, promtool
 from slogen import conventions as c
 from slogen.model import Spec
 from slogen.render import provisioning, render
-from slogen.spec import load
+from slogen.spec.load import load
 
 
 def files(spec: Spec) -> dict[str, str]:

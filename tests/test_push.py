@@ -16,11 +16,11 @@ from grafana_standin import Standin, grafana_standin
 
 from conftest import SPECS
 from prom import free_port
-from slogen import spec as spec_loader
 from slogen.cli import main
 from slogen.conventions import MARKER_TAG
-from slogen.push import CREATE, DELETE, UNCHANGED, UPDATE, compare, dashboards, normalise, prunable
 from slogen.render import render
+from slogen.services.push_plan import CREATE, DELETE, UNCHANGED, UPDATE, compare, dashboards, normalise, prunable
+from slogen.spec import load as spec_loader
 
 TOKEN = "glsa_s3cretTOKENvalue_0123456789"
 FULL = str(SPECS / "full.yaml")  # folder reliability, dashboards slo-overview(+ -payments, -batch)

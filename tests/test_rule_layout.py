@@ -18,7 +18,7 @@ import yaml
 from conftest import ROOT, SPECS
 from slogen import conventions as c
 from slogen.render import render
-from slogen.spec import load, loads
+from slogen.spec.load import load, loads
 
 SERIES = re.compile(r"(?<![\w:])([a-zA-Z_:][\w:]*)(?=\s*[{\[)\s]|$)")
 

@@ -16,7 +16,7 @@ from slogen.model import Policy
 from slogen.promql import Raw, number_text, render
 from slogen.render import promql_builders as q
 from slogen.render import rules
-from slogen.spec import load, loads
+from slogen.spec.load import load, loads
 
 
 def _docs(spec_path: str) -> dict[str, dict[str, Any]]:

@@ -29,7 +29,7 @@ from slogen.model import Policy
 from slogen.promql import Raw, render
 from slogen.render import promql_builders as q
 from slogen.render import rules
-from slogen.spec import loads
+from slogen.spec.load import loads
 
 pytestmark = needs_prometheus
 

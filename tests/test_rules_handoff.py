@@ -11,10 +11,10 @@ from grafana_standin import grafana_standin
 
 from conftest import SPECS
 from prom import free_port, needs_prometheus, prometheus
-from slogen import spec as spec_loader
 from slogen.cli import main
 from slogen.render import render
-from slogen.rules_handoff import write_rules
+from slogen.services.rules_handoff import write_rules
+from slogen.spec import load as spec_loader
 
 FULL = str(SPECS / "full.yaml")
 FOREIGN = "# hand-written, not slogen's\ngroups:\n- name: mine\n  rules:\n  - record: my:up\n    expr: vector(1)\n"

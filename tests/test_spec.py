@@ -9,7 +9,7 @@ import pytest
 
 from slogen.errors import SpecError
 from slogen.model import ExprSLI, LatencySLI, RatioSLI
-from slogen.spec import load, loads
+from slogen.spec.load import load, loads
 
 VALID = """\
 version: slogen/v1
@@ -200,7 +200,7 @@ def test_yaml_merge_keys_are_not_duplicates() -> None:
 
 def test_an_alert_that_can_never_fire_is_a_warning() -> None:
     """90d at 95 %: the fast page needs 43.2 × 5 % = 216 % errors; the 6h page (18 × 5 % = 90 %) can fire."""
-    from slogen.lint import warnings
+    from slogen.spec.lint import warnings
 
     assert warnings(loads(VALID)) == []
     spec = loads(VALID.replace("objective: 99.9", "objective: 95\n        window: 90d"))

@@ -47,9 +47,9 @@ from prom import needs_prometheus, prometheus
 from rulehist import build_history, openmetrics, recording_rules
 from slogen import conventions as c
 from slogen.durations import parse_duration
-from slogen.gate import POLICY
 from slogen.render import render as render_bundle
-from slogen.spec import loads
+from slogen.slo.policy import POLICY
+from slogen.spec.load import loads
 
 pytestmark = needs_prometheus
 

@@ -8,7 +8,7 @@ import re
 import click
 import pytest
 
-from slogen.cli.table import ASCII_RULE, RULE, colour_enabled, rule_for, table
+from slogen.report.table import ASCII_RULE, RULE, colour_enabled, rule_for, table
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

@@ -7,8 +7,8 @@ from fractions import Fraction
 import pytest
 
 from slogen import conventions as c
-from slogen import windows
 from slogen.durations import parse_duration
+from slogen.slo import windows
 
 # The workbook's 30-day table, written out independently: (severity, long, short, factor, budget %).
 WORKBOOK_30D = [("page", "1h", "5m", 14.4, 2), ("page", "6h", "30m", 6, 5),

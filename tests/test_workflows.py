@@ -18,7 +18,7 @@ import yaml
 
 from conftest import ROOT
 from slogen import conventions as c
-from slogen import gate
+from slogen.slo import policy
 
 WORKFLOW = ROOT / ".github/workflows/slogen.yml"
 STATES_BY_CODE = {0: "ALLOWED", 1: "WARNING", 2: "FREEZE", 3: "EXHAUSTED", 99: "UNDECIDED", 70: "ERROR"}
@@ -117,7 +117,7 @@ def test_triggers_and_dispatch_inputs(workflow: dict[str, Any]) -> None:
     assert on["push"]["branches"] == ["main"]
     inputs = on["workflow_dispatch"]["inputs"]
     assert inputs["override"]["type"] == "choice"
-    assert inputs["override"]["options"] == ["none", *gate.OVERRIDES]  # WARNING, FREEZE, EXHAUSTED
+    assert inputs["override"]["options"] == ["none", *policy.OVERRIDES]  # WARNING, FREEZE, EXHAUSTED
     assert inputs["override"]["default"] == "none"
     assert "override_reason" in inputs
     assert workflow["permissions"] == {"contents": "read"}  # least privilege by default
@@ -164,15 +164,15 @@ def test_override_input_sets_exactly_its_own_variable(workflow: dict[str, Any], 
     ctx = {"github.event_name": event, "inputs.override": choice, "inputs.override_reason": "hotfix for #12"}
     if event != "workflow_dispatch":
         ctx = {"github.event_name": event}  # inputs exist only on manual runs
-    values = {var: evaluate(env[var], ctx) for var in gate.OVERRIDES.values()}
+    values = {var: evaluate(env[var], ctx) for var in policy.OVERRIDES.values()}
     expected = {var: ("true" if event == "workflow_dispatch" and state == choice else "")
-                for state, var in gate.OVERRIDES.items()}
+                for state, var in policy.OVERRIDES.items()}
     assert values == expected
     # What the gate itself will make of it: the override applies to its own state only.
-    for state in gate.OVERRIDES:
-        wanted = gate.OVERRIDES[state] if event == "workflow_dispatch" and choice == state else None
-        assert gate.override_for(state, values) == wanted
-    reason = evaluate(env[gate.REASON_VAR], ctx)
+    for state in policy.OVERRIDES:
+        wanted = policy.OVERRIDES[state] if event == "workflow_dispatch" and choice == state else None
+        assert policy.override_for(state, values) == wanted
+    reason = evaluate(env[policy.REASON_VAR], ctx)
     assert reason == ("hotfix for #12" if event == "workflow_dispatch" else "")
 
 
@@ -230,11 +230,11 @@ def test_gate_step_exit_codes(workflow: dict[str, Any], tmp_path: Path, code: in
     assert args[0] == "gate" and "--json" in args and "--audit-log" in args
     # The step's names agree with the gate's own exit-code table.
     if code in (1, 2, 3):
-        assert gate.EXIT_CODES[STATES_BY_CODE[code]] == code
+        assert policy.EXIT_CODES[STATES_BY_CODE[code]] == code
     elif code == 0:
-        assert gate.EXIT_CODES["NORMAL"] == gate.EXIT_CODES["CAUTION"] == 0
+        assert policy.EXIT_CODES["NORMAL"] == policy.EXIT_CODES["CAUTION"] == 0
     elif code == 99:
-        assert gate.EXIT_CODES[c.UNKNOWN] == 99
+        assert policy.EXIT_CODES[c.UNKNOWN] == 99
 
 
 def test_gate_step_without_a_summary_still_reports(workflow: dict[str, Any], tmp_path: Path) -> None:
@@ -321,12 +321,12 @@ def test_gitlab_and_jenkins_equivalents() -> None:
     gate_job = next(job for job in gitlab.values() if isinstance(job, dict) and "slogen gate" in
                     "\n".join(job.get("script", [])))
     assert "OVERRIDE_REASON" in json.dumps(gitlab)
-    for var in gate.OVERRIDES.values():
+    for var in policy.OVERRIDES.values():
         assert var in json.dumps(gitlab), var
     assert gate_job.get("artifacts"), "the gate's decision and audit log are kept"
     jenkins = (ROOT / "docs/ci/Jenkinsfile").read_text()
     for needle in ("slogen validate", "render", "--check", "slogen push", "slogen gate", "OVERRIDE_REASON",
-                   *gate.OVERRIDES.values()):
+                   *policy.OVERRIDES.values()):
         assert needle in jenkins, needle
     assert jenkins.count("{") == jenkins.count("}")
 

@@ -13,8 +13,8 @@ from slogen.cli import main
 from slogen.errors import SlogenError
 from slogen.render import render
 from slogen.render.artifact import Artifact, Bundle
-from slogen.spec import load
-from slogen.writer import check_tree, write_tree
+from slogen.services.writer import check_tree, write_tree
+from slogen.spec.load import load
 
 SPEC = SPECS / "minimal.yaml"
 

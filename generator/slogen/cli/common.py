@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 import click
 
-from slogen import spec as spec_loader
 from slogen.errors import SlogenError, SpecError
 from slogen.model import Spec
+from slogen.spec import load as spec_loader
 
 F = TypeVar("F", bound=Callable[..., Any])
 

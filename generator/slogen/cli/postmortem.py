@@ -7,12 +7,13 @@ from datetime import UTC, date, datetime
 
 import click
 
-from slogen import budget
-from slogen import postmortem as pm
 from slogen.cli.common import HttpUrl, beside_spec, fail, handle_errors, load_spec, spec_option
 from slogen.cli.notices import retry_notice
 from slogen.cli.status import TimeParam
-from slogen.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL, PrometheusClient
+from slogen.clients.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL, PrometheusClient
+from slogen.report import postmortem as pm
+from slogen.services import postmortem as pm_service
+from slogen.slo import budget
 
 POSTMORTEM_DIR = "docs/postmortems"
 
@@ -59,9 +60,9 @@ def new(title: str, spec_path: str, service: str | None, start: float | None, en
         if end > now:
             fail("--to is in the future: measure the impact once the incident is over", 2)
         with PrometheusClient(prometheus_url, timeout=timeout, on_retry=retry_notice) as client:
-            impact = pm.measure(spec, slos, client, start, end, now, service=service)
+            impact = pm_service.measure(spec, slos, client, start, end, now, service=service)
     text = pm.document(title, written_on, spec, slos, impact)
-    path = pm.write(beside_spec(spec_path, directory, POSTMORTEM_DIR), pm.filename(title, written_on), text)
+    path = pm_service.write(beside_spec(spec_path, directory, POSTMORTEM_DIR), pm.filename(title, written_on), text)
     click.echo(f"wrote {path}")
     if impact is not None:
         for row in impact.rows:

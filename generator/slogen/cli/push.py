@@ -14,15 +14,26 @@ import click
 
 from slogen.cli.common import HttpUrl, fail, handle_errors, load_spec, spec_option
 from slogen.cli.notices import retry_notice
+from slogen.clients.grafana import Client, GrafanaError, Settings, shown_version
 from slogen.clients.http import redact
+from slogen.clients.prometheus import PrometheusClient
 from slogen.conventions import MARKER_TAG, dashboard_url
-from slogen.grafana import Client, GrafanaError, Settings, shown_version
-from slogen.prometheus import PrometheusClient
-from slogen.push import CREATE, DELETE, PAST, UNCHANGED, UPDATE, Action, Dashboard, compare, dashboards, prunable
 from slogen.render import render as render_bundle
-from slogen.rules_handoff import handoff
-from slogen.textsafe import oneline
-from slogen.writer import spec_key
+from slogen.report.textsafe import oneline
+from slogen.services.push_plan import (
+    CREATE,
+    DELETE,
+    PAST,
+    UNCHANGED,
+    UPDATE,
+    Action,
+    Dashboard,
+    compare,
+    dashboards,
+    prunable,
+)
+from slogen.services.rules_handoff import handoff
+from slogen.services.writer import spec_key
 
 T = TypeVar("T")
 R = TypeVar("R")

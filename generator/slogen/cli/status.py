@@ -13,16 +13,19 @@ from typing import Any
 
 import click
 
-from slogen import budget, safefile
 from slogen import conventions as c
-from slogen import gate as policy
+from slogen import safefile
 from slogen.cli.common import HttpUrl, beside_spec, handle_errors, load_spec, spec_option
 from slogen.cli.notices import retry_notice
-from slogen.cli.table import colour_enabled, rule_for, table
+from slogen.clients.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL, PrometheusClient
 from slogen.errors import SlogenError, SpecError, UndecidedError
 from slogen.model import Spec
-from slogen.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL, PrometheusClient
-from slogen.textsafe import oneline
+from slogen.report import documents, formats, summary
+from slogen.report.table import colour_enabled, rule_for, table
+from slogen.report.textsafe import oneline
+from slogen.services import gate as gate_service
+from slogen.services import status as status_service
+from slogen.slo import budget, policy
 
 COLOURS: dict[str, dict[str, Any]] = {
     "NORMAL": {"fg": "green"}, "CAUTION": {"fg": "yellow"}, "WARNING": {"fg": 208},  # 208: orange (256 colours)
@@ -80,7 +83,7 @@ def _snapshot(spec: Spec, service: str | None, slo: str | None, url: str, timeou
               when: float | None) -> budget.Snapshot:
     slos = budget.select(spec, service, slo)
     with PrometheusClient(url, timeout=timeout, on_retry=retry_notice) as client:
-        snapshot = budget.fetch(slos, spec.policy, client, when if when is not None else time.time(),
+        snapshot = status_service.fetch(slos, spec.policy, client, when if when is not None else time.time(),
                                 service=service, slo=slo)
     for warning in snapshot.warnings:
         click.echo(f"warning: Prometheus: {warning}", err=True)
@@ -98,10 +101,10 @@ def _render(snapshot: budget.Snapshot, colour: bool) -> str:
     """The status table, its title, and a note naming SLOs without data."""
     rows = [(b.service, b.slo, f"{b.objective * 100:g}% / {b.window}",
              "no data" if b.sli is None else f"{b.sli * 100:.3f}%", budget_text(b),
-             policy.rate(b.burn_rate_1h), policy.days_left(b), b.state) for b in snapshot.slos]
+             formats.rate(b.burn_rate_1h), formats.days_left(b), b.state) for b in snapshot.slos]
     text = table(HEADERS, rows, right=RIGHT, styles=[COLOURS[b.state] for b in snapshot.slos], colour=colour,
                  rule=rule_for(sys.stdout))
-    parts = [f"Error budgets as of {policy.rfc3339(snapshot.time)}  (worst: {snapshot.state})", text]
+    parts = [f"Error budgets as of {documents.rfc3339(snapshot.time)}  (worst: {snapshot.state})", text]
     for note in _unknown_notes(snapshot):
         parts.append(click.style(note, fg="magenta") if colour else note)
     return "\n".join(parts) + "\n"
@@ -121,18 +124,18 @@ def missing_notes(snapshot: budget.Snapshot) -> list[str]:
     notes = []
     absent = tuple(b for b in snapshot.unknown if b.missing == budget.RULES_NOT_LOADED)
     if absent:
-        notes.append(f"rules not loaded for {policy.names(absent)}: this Prometheus has no slogen rules for "
+        notes.append(f"rules not loaded for {summary.names(absent)}: this Prometheus has no slogen rules for "
                      "them (add the rendered rules/ files to its rule_files, or slogen push --prometheus-rules-dir)")
     empty = tuple(b for b in snapshot.unknown if b.missing == budget.NO_DATA)
     if empty:
-        notes.append(f"no data yet for {policy.names(empty)}: the rules are loaded but have recorded no budget "
+        notes.append(f"no data yet for {summary.names(empty)}: the rules are loaded but have recorded no budget "
                      "(is the SLI's total series scraped? rules loaded moments ago take up to 5 minutes)")
     return notes
 
 
 def budget_text(b: budget.SLOBudget) -> str:
     """Budget remaining, and how much of the period it covers while that is less than all of it."""
-    text = policy.percent(b.remaining)
+    text = formats.percent(b.remaining)
     if b.remaining is not None and b.coverage is not None and b.coverage < 1:
         hours = round(b.coverage * b.window_days * 24)
         covered = f"{hours // 24}d" if hours >= 48 else f"{hours}h"
@@ -158,7 +161,7 @@ def status(spec_path: str, service: str | None, slo_name: str | None, when: floa
     colour = colour_enabled(sys.stdout)
     if not watch:
         if as_json:
-            click.echo(policy.dumps(policy.status_document(once())))
+            click.echo(documents.dumps(documents.status_document(once())))
         else:
             click.echo(_render(once(), colour), nl=False, color=colour)
         return
@@ -168,7 +171,7 @@ def status(spec_path: str, service: str | None, slo_name: str | None, when: floa
             try:
                 snapshot = once()
                 if as_json:
-                    click.echo(json.dumps(policy.status_document(snapshot)))
+                    click.echo(json.dumps(documents.status_document(snapshot)))
                 else:
                     if redraw:
                         click.clear()
@@ -206,7 +209,7 @@ def _undecided(message: str, at: float, json_file: str | None, summary_dashboard
     code = policy.EXIT_CODES[c.UNKNOWN]
     if json_file:
         try:
-            _write_json(json_file, policy.gate_document(read, code, None, error=message))
+            _write_json(json_file, documents.gate_document(read, code, None, error=message))
         except UndecidedError as exc:
             click.echo(f"error: {exc}", err=True)
     _summary(read, code, None, summary_dashboard, error=message)
@@ -215,7 +218,7 @@ def _undecided(message: str, at: float, json_file: str | None, summary_dashboard
 
 def _write_json(path: str, document: dict[str, Any]) -> None:
     try:
-        policy.write_text_atomic(path, policy.dumps(document) + "\n")
+        gate_service.write_text_atomic(path, documents.dumps(document) + "\n")
     except OSError as exc:
         raise UndecidedError(f"cannot write --json {path}: {exc.strerror or exc}") from None
 
@@ -225,7 +228,7 @@ def _summary(snapshot: budget.Snapshot, code: int, override: str | None, dashboa
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
-    text = policy.step_summary(snapshot, code, override, dashboard or "", error=error)
+    text = summary.step_summary(snapshot, code, override, dashboard or "", error=error)
     try:
         safefile.append(path, text, what="GITHUB_STEP_SUMMARY")
     except safefile.UnsafePathError as exc:  # the summary is a courtesy; the exit code is the decision
@@ -238,7 +241,7 @@ def _summary(snapshot: budget.Snapshot, code: int, override: str | None, dashboa
 @_remote_options
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Also write the decision as JSON here.")
 @click.option("--audit-log", default=None, type=click.Path(dir_okay=False),
-              help=f"Where overrides are recorded, one JSON line each (default: {policy.DEFAULT_AUDIT_LOG} "
+              help=f"Where overrides are recorded, one JSON line each (default: {gate_service.DEFAULT_AUDIT_LOG} "
                    "beside the spec).")
 @handle_errors
 def gate(spec_path: str, service: str | None, slo_name: str | None, when: float | None, timeout: float,
@@ -251,7 +254,7 @@ def gate(spec_path: str, service: str | None, slo_name: str | None, when: float 
     """
     try:
         _gate(spec_path, service, slo_name, when, timeout, prometheus_url, json_file,
-              beside_spec(spec_path, audit_log, policy.DEFAULT_AUDIT_LOG))
+              beside_spec(spec_path, audit_log, gate_service.DEFAULT_AUDIT_LOG))
     except (SlogenError, SystemExit, KeyboardInterrupt):
         raise
     except Exception as exc:  # a bug in slogen must still read as "could not decide", never as a state
@@ -287,8 +290,8 @@ def _gate(spec_path: str, service: str | None, slo_name: str | None, when: float
         click.echo(f"warning: {var} is set but only overrides {_state_of(var)}; the state is {state}", err=True)
     if override:
         try:
-            policy.append_audit(audit_log, policy.audit_record(snapshot, override, env))
-        except policy.AuditError as exc:
+            gate_service.append_audit(audit_log, gate_service.audit_record(snapshot, override, env))
+        except gate_service.AuditError as exc:
             _report(snapshot, policy.EXIT_CODES[c.UNKNOWN])
             raise _undecided(str(exc), at, json_file, dashboard, snapshot, verdict=policy.AUDIT_REFUSED) from None
         code = 0
@@ -298,7 +301,7 @@ def _gate(spec_path: str, service: str | None, slo_name: str | None, when: float
         click.secho(f"!!! OVERRIDE: {override} is set: deploying despite {state}. Reason: {reason}. "
                     f"Recorded in {audit_log}.", err=True, fg="red", bold=True)
     if json_file:
-        _write_json(json_file, policy.gate_document(snapshot, code, override))
+        _write_json(json_file, documents.gate_document(snapshot, code, override))
     _summary(snapshot, code, override, dashboard)
     if state == c.UNKNOWN:
         for b in snapshot.implausible[:10]:
@@ -317,14 +320,14 @@ def _report(snapshot: budget.Snapshot, code: int) -> None:
     state = snapshot.state
     deciding = snapshot.deciding
     verdict = "deploy allowed" if code == 0 else "deploy blocked"
-    lines = [f"gate: {state} ({verdict}, exit {code}) as of {policy.rfc3339(snapshot.time)}"]
+    lines = [f"gate: {state} ({verdict}, exit {code}) as of {documents.rfc3339(snapshot.time)}"]
     if deciding is not None and state != c.UNKNOWN:
-        lines.append(f"  budget remaining: {policy.percent(deciding.remaining)} ({deciding.name}); "
-                     f"days to exhaustion: {policy.days_left(deciding)}")
+        lines.append(f"  budget remaining: {formats.percent(deciding.remaining)} ({deciding.name}); "
+                     f"days to exhaustion: {formats.days_left(deciding)}")
     lines.append(f"  policy: {policy.POLICY[state]}")
-    shown, note = policy.listed(snapshot)
-    lines += [f"  {b.name}: {b.state}, budget {policy.percent(b.remaining)}, burn 1h "
-              f"{policy.rate(b.burn_rate_1h)}, days left {policy.days_left(b)}" for b in shown]
+    shown, note = summary.listed(snapshot)
+    lines += [f"  {b.name}: {b.state}, budget {formats.percent(b.remaining)}, burn 1h "
+              f"{formats.rate(b.burn_rate_1h)}, days left {formats.days_left(b)}" for b in shown]
     if note:
         lines.append(f"  ... {note}")
     click.echo("\n".join(lines))  # one write: 10,000 SLOs must not mean 10,000 flushes

@@ -13,10 +13,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from slogen import conventions as c
-from slogen import gotemplate, windows
 from slogen.model import SLO, AlertOverride, Spec
-from slogen.promql import Expr, Paren, and_, binary, number_text, or_, render
+from slogen.promql import Expr, Paren, and_, binary, gotemplate, number_text, or_, render
 from slogen.render import promql_builders as q
+from slogen.slo import windows
 
 POLICY_FOR = "15m"
 

@@ -20,7 +20,7 @@ from slogen.render import grafana_sdk as g
 from slogen.render import promql_builders as q
 from slogen.render.artifact import Artifact
 from slogen.render.encode import json_text
-from slogen.windows import windows_for
+from slogen.slo.windows import windows_for
 
 # The dashboard's variables, as matchers every panel query carries.
 VARIABLE_MATCHERS = (e.Matcher(c.LABEL_SERVICE, "=~", f"${c.LABEL_SERVICE}"),

@@ -30,12 +30,12 @@ from typing import Any
 
 import slogen.render.alerts as alerts
 from slogen import conventions as c
-from slogen import windows
 from slogen.model import SLO, Policy, Service, Spec
 from slogen.promql import Expr, Paren, binary, clamp_min, number_text, or_, render, vector
 from slogen.render import promql_builders as q
 from slogen.render.artifact import Artifact
 from slogen.render.encode import yaml_text
+from slogen.slo import windows
 
 Rule = dict[str, Any]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slogen.model import SLO, ExprSLI, LatencySLI, RatioSLI, Spec
 from slogen.promql import PromQLSyntaxError, Selector, parse_expression, parse_selector
 from slogen.promql.check import selector_utf8_names
-from slogen.windows import windows_for
+from slogen.slo.windows import windows_for
 
 _OPERATOR_PREFIXES = ('=~"', '!~"', '!="', '="')
 

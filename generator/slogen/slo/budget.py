@@ -1,4 +1,4 @@
-"""Error-budget state of every SLO: the math (docs/status-and-gate.md, "States"), one batched read of the series.
+"""Error-budget state of every SLO: the math (docs/status-and-gate.md, "States") and the snapshot of all of them.
 
 The math here is the one definition `status`, `gate` and anything else in Python uses:
 
@@ -10,17 +10,15 @@ The math here is the one definition `status`, `gate` and anything else in Python
 - days to exhaustion = R × window days ÷ burn rate (1h); 0 once R ≤ 0 (even with no burn);
   None (never) when the 1h burn rate is 0; None when R or the burn rate is unknown.
 
-`fetch` reads the recorded series with ONE instant query, whatever the number of SLOs,
-and groups the answer by (service, slo) in Python.
+Pure: the one batched read of the series that feeds it is `slogen.services.status.fetch`.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
 from typing import TypeVar
@@ -28,20 +26,12 @@ from typing import TypeVar
 from slogen import conventions as c
 from slogen.errors import SlogenError
 from slogen.model import SLO, Policy, Spec
-from slogen.prometheus import PrometheusClient
-from slogen.promql.ast import Matcher, Selector, render
 
 STATE_ORDER = (*c.STATES, c.UNKNOWN)  # best first; UNKNOWN is worst: the gate cannot decide
 _RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
 _PERCENT_DIGITS = 9
 _SLACK = 1e-9  # float noise above R = 1 (an untouched budget) is still 1
 T = TypeVar("T")
-
-# The series `fetch` reads, by role. Names come from the conventions module only. The period's
-# error ratio is not read: the rules record R = 1 − ratio ÷ budget from it in the same evaluation,
-# so ratio = (1 − R) × budget, and leaving it out cuts the answer (and Prometheus' work) by a
-# third: 20,000 series instead of 30,000 for 10,000 SLOs.
-SERIES = {"remaining": c.BUDGET_REMAINING, "burn_1h": c.BURN_RATE_1H, "coverage": c.PERIOD_COVERAGE}
 
 # Why an SLO without an implausible answer is UNKNOWN: its rules are not in Prometheus at all (no
 # SLO_INFO series, which the rules record from their first minutes), or they are and have no data.
@@ -179,51 +169,6 @@ def select(spec: Spec, service: str | None = None, slo: str | None = None) -> tu
     return chosen
 
 
-def budget_query(service: str | None = None, slo: str | None = None) -> str:
-    """The one PromQL selector that returns every series `fetch` needs (narrowed when asked)."""
-    names = sorted(SERIES.values())
-    for name in names:  # metric names need no regex escaping; refuse a convention that would
-        if not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", name):
-            raise ValueError(f"not a metric name: {name!r}")
-    return render(Selector(None, (Matcher("__name__", "=~", "|".join(names)), *_narrowing(service, slo))))
-
-
-def _narrowing(service: str | None, slo: str | None) -> tuple[Matcher, ...]:
-    return tuple(Matcher(label, "=", value) for label, value in ((c.LABEL_SERVICE, service), (c.LABEL_SLO, slo))
-                 if value is not None)
-
-
-def _narrowed(name: str, service: str | None, slo: str | None) -> str:
-    return render(Selector(name, _narrowing(service, slo)))
-
-
-def fetch(slos: Sequence[SLO], policy: Policy, client: PrometheusClient, at: float,
-          service: str | None = None, slo: str | None = None) -> Snapshot:
-    """Read the budget of `slos` as of `at` in one query; SLOs without data come back UNKNOWN."""
-    result = client.query(budget_query(service, slo), at=at)
-    role_of = {name: role for role, name in SERIES.items()}
-    values: dict[tuple[str, str], dict[str, float]] = {}
-    doubts: dict[tuple[str, str], str] = {}
-    for sample in result.samples:
-        key = (sample.labels.get(c.LABEL_SERVICE, ""), sample.labels.get(c.LABEL_SLO, ""))
-        role = role_of.get(sample.labels.get("__name__", ""))
-        if role is None:
-            continue
-        seen = values.setdefault(key, {})
-        if role in seen:  # one series per SLO: two mean a rule file loaded twice, or a forged answer
-            doubts[key] = f"several {SERIES[role]} series (is a rule file loaded twice?)"
-        seen[role] = sample.value
-    budgets = [budget_of(s, values.get((s.service, s.name), {}), policy, doubts.get((s.service, s.name), ""))
-               for s in slos]
-    if any(b.state == c.UNKNOWN and not b.implausible for b in budgets):
-        # Only then a second query: which SLOs have their rules loaded at all.
-        loaded = {(r.labels.get(c.LABEL_SERVICE, ""), r.labels.get(c.LABEL_SLO, ""))
-                  for r in client.query(_narrowed(c.SLO_INFO, service, slo), at=at).samples}
-        budgets = [replace(b, missing=NO_DATA if (b.service, b.slo) in loaded else RULES_NOT_LOADED)
-                   if b.state == c.UNKNOWN and not b.implausible else b for b in budgets]
-    return Snapshot(at, tuple(budgets), tuple(result.warnings))
-
-
 def doubt(values: dict[str, float]) -> str:
     """Why these recorded values cannot be a real budget ("" when they can)."""
     remaining, burn = values.get("remaining"), values.get("burn_1h")
@@ -272,4 +217,3 @@ def _worst_first(b: SLOBudget) -> tuple[int, float]:
 
 def _finite_or(value: float | None, default: T) -> float | T:
     return value if value is not None and math.isfinite(value) else default
-

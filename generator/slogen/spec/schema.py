@@ -10,7 +10,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from slogen.errors import Problem
-from slogen.yamlpos import Located, json_path
+from slogen.spec.yamlpos import Located, json_path
 
 if TYPE_CHECKING:  # jsonschema is imported when a spec is validated: a cached spec never needs it
     import jsonschema

@@ -1,8 +1,4 @@
-"""Blameless postmortem skeletons: the file name, the template, and the measured budget impact.
-
-`measure` reads each SLO's error budget remaining from Prometheus (the recorded series, through
-`budget.fetch`) at the start of the incident, at its end and now; `write` renders the template
-(`data/postmortem.md`; the process: docs/postmortems/README.md) and creates the file, never replacing an existing one.
+"""The postmortem document: the file name, the template filled in, the budget-impact table.
 
 Budget consumed = remaining at the start − remaining at the end, in percentage points of the
 SLO's error budget (82 % → 41 % is 41 points). The resulting deploy state is the worst state
@@ -12,35 +8,25 @@ at the end of the incident, with the policy of the gate.
 from __future__ import annotations
 
 import math
-import os
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
-from pathlib import Path
 from string import Template
 
-from slogen import budget
 from slogen import conventions as c
-from slogen.errors import SlogenError
-from slogen.gate import POLICY
 from slogen.model import SLO, Spec
-from slogen.prometheus import PrometheusClient
-from slogen.textsafe import md
+from slogen.report.textsafe import md
+from slogen.slo import budget
+from slogen.slo.policy import POLICY
 
 REVIEW_AFTER = timedelta(days=30)
 MAX_SLUG = 80  # keeps file names readable and far below any file-system limit
 # Latin letters that NFKD does not decompose into ASCII; everything else non-ASCII is dropped.
 _TRANSLITERATE = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE",
                                 "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "TH", "ı": "i"})
-
-
-class PostmortemExistsError(SlogenError):
-    """The postmortem file already exists; slogen never overwrites one."""
-
-    exit_code = 1
 
 
 def slugify(title: str) -> str:
@@ -98,18 +84,6 @@ class Impact:
     @property
     def state_now(self) -> str:
         return budget.worst_state(r.state_now for r in self.rows)
-
-
-def measure(spec: Spec, slos: Sequence[SLO], client: PrometheusClient, start: float, end: float,
-            now: float, service: str | None = None) -> Impact:
-    """Read every SLO's budget at `start`, `end` and `now` (three queries; PrometheusError on failure)."""
-    before, after, current = (budget.fetch(slos, spec.policy, client, at, service=service)
-                              for at in (start, end, now))
-    rows = tuple(
-        Row(b.name, b.objective, b.remaining, a.remaining, n.remaining, a.state, n.state)
-        for b, a, n in zip(before.slos, after.slos, current.slos, strict=True)
-    )
-    return Impact(start, end, now, client.shown_url, rows)
 
 
 def _stamp(unix: float) -> str:
@@ -203,22 +177,3 @@ def document(title: str, day: date, spec: Spec, slos: Sequence[SLO], impact: Imp
         impact=impact_table(impact),
         dashboard_link=link,
     )
-
-
-def write(directory: str | os.PathLike[str], name: str, text: str) -> Path:
-    """Create `directory/name` with `text`; PostmortemExistsError if it exists (never overwritten)."""
-    folder = Path(directory)
-    path = folder / name
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        # Exclusive create: even two concurrent runs cannot replace each other's file.
-        with open(path, "x", encoding="utf-8") as handle:
-            handle.write(text)
-    except FileExistsError:
-        if path.exists():
-            raise PostmortemExistsError(f"{path} already exists; slogen never overwrites a postmortem "
-                                        "(edit it, or choose another title or --date)") from None
-        raise SlogenError(f"cannot create the directory {folder}: a file is in the way") from None
-    except OSError as exc:
-        raise SlogenError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path

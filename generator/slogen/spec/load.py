@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from slogen import conventions, gcpause, gotemplate, speccache
+from slogen import conventions, gcpause
 from slogen.durations import parse_duration
 from slogen.errors import Problem, SpecError
 from slogen.model import (
@@ -34,14 +34,16 @@ from slogen.model import (
 from slogen.promql import (
     Matcher,
     PromQLSyntaxError,
+    gotemplate,
     parse_expression,
     parse_matchers,
     parse_selector,
     render,
     strip_comments,
 )
-from slogen.schema import SPEC_VERSION, schema_problems
-from slogen.yamlpos import ExpansionError, Located, json_path, load_located
+from slogen.spec import cache as speccache
+from slogen.spec.schema import SPEC_VERSION, schema_problems
+from slogen.spec.yamlpos import ExpansionError, Located, json_path, load_located
 
 MAX_THRESHOLD_SECONDS = 1e9  # about 31 years: any larger latency threshold is a typo
 

@@ -24,9 +24,9 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from slogen import safefile
-from slogen.prometheus import PrometheusClient, PrometheusError
+from slogen.clients.prometheus import PrometheusClient, PrometheusError
 from slogen.render.artifact import Bundle
-from slogen.writer import DEFAULT_KEY, Transaction, plan
+from slogen.services.writer import DEFAULT_KEY, Transaction, plan
 
 RULES_DIR = "rules"
 RULE_SUFFIX = ".rules.yaml"

@@ -1,0 +1,1 @@
+"""What people and machines read: JSON documents, tables, step summaries, number and text formatting."""

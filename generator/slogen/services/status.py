@@ -1,0 +1,68 @@
+"""Reading the live error budgets: one batched Prometheus query, grouped per SLO into a Snapshot.
+
+`fetch` reads the recorded series with ONE instant query, whatever the number of SLOs,
+and groups the answer by (service, slo) in Python; the math is `slogen.slo.budget`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+
+from slogen import conventions as c
+from slogen.clients.prometheus import PrometheusClient
+from slogen.model import SLO, Policy
+from slogen.promql.ast import Matcher, Selector, render
+from slogen.slo.budget import NO_DATA, RULES_NOT_LOADED, Snapshot, budget_of
+
+# The series `fetch` reads, by role. Names come from the conventions module only. The period's
+# error ratio is not read: the rules record R = 1 − ratio ÷ budget from it in the same evaluation,
+# so ratio = (1 − R) × budget, and leaving it out cuts the answer (and Prometheus' work) by a
+# third: 20,000 series instead of 30,000 for 10,000 SLOs.
+SERIES = {"remaining": c.BUDGET_REMAINING, "burn_1h": c.BURN_RATE_1H, "coverage": c.PERIOD_COVERAGE}
+
+
+def budget_query(service: str | None = None, slo: str | None = None) -> str:
+    """The one PromQL selector that returns every series `fetch` needs (narrowed when asked)."""
+    names = sorted(SERIES.values())
+    for name in names:  # metric names need no regex escaping; refuse a convention that would
+        if not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", name):
+            raise ValueError(f"not a metric name: {name!r}")
+    return render(Selector(None, (Matcher("__name__", "=~", "|".join(names)), *_narrowing(service, slo))))
+
+
+def _narrowing(service: str | None, slo: str | None) -> tuple[Matcher, ...]:
+    return tuple(Matcher(label, "=", value) for label, value in ((c.LABEL_SERVICE, service), (c.LABEL_SLO, slo))
+                 if value is not None)
+
+
+def _narrowed(name: str, service: str | None, slo: str | None) -> str:
+    return render(Selector(name, _narrowing(service, slo)))
+
+
+def fetch(slos: Sequence[SLO], policy: Policy, client: PrometheusClient, at: float,
+          service: str | None = None, slo: str | None = None) -> Snapshot:
+    """Read the budget of `slos` as of `at` in one query; SLOs without data come back UNKNOWN."""
+    result = client.query(budget_query(service, slo), at=at)
+    role_of = {name: role for role, name in SERIES.items()}
+    values: dict[tuple[str, str], dict[str, float]] = {}
+    doubts: dict[tuple[str, str], str] = {}
+    for sample in result.samples:
+        key = (sample.labels.get(c.LABEL_SERVICE, ""), sample.labels.get(c.LABEL_SLO, ""))
+        role = role_of.get(sample.labels.get("__name__", ""))
+        if role is None:
+            continue
+        seen = values.setdefault(key, {})
+        if role in seen:  # one series per SLO: two mean a rule file loaded twice, or a forged answer
+            doubts[key] = f"several {SERIES[role]} series (is a rule file loaded twice?)"
+        seen[role] = sample.value
+    budgets = [budget_of(s, values.get((s.service, s.name), {}), policy, doubts.get((s.service, s.name), ""))
+               for s in slos]
+    if any(b.state == c.UNKNOWN and not b.implausible for b in budgets):
+        # Only then a second query: which SLOs have their rules loaded at all.
+        loaded = {(r.labels.get(c.LABEL_SERVICE, ""), r.labels.get(c.LABEL_SLO, ""))
+                  for r in client.query(_narrowed(c.SLO_INFO, service, slo), at=at).samples}
+        budgets = [replace(b, missing=NO_DATA if (b.service, b.slo) in loaded else RULES_NOT_LOADED)
+                   if b.state == c.UNKNOWN and not b.implausible else b for b in budgets]
+    return Snapshot(at, tuple(budgets), tuple(result.warnings))

@@ -1,0 +1,47 @@
+"""The deploy gate's policy, pure: the text and exit code of each state, and which override unlocks which state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from slogen import conventions as c
+
+POLICY = {
+    "NORMAL": "Deploy freely.",
+    "CAUTION": "Deploy, and watch the error budget.",
+    "WARNING": "Reliability focus: emergency fixes only, no new features, review every change.",
+    "FREEZE": "Deploys blocked: CTO approval needed to override.",
+    "EXHAUSTED": "SLO violated: deploys blocked; explicit CTO approval and an audited override needed.",
+    c.UNKNOWN: "Cannot decide (no data, or Prometheus failed): deploys blocked until the budget can be read.",
+}
+EXIT_CODES = {"NORMAL": 0, "CAUTION": 0, "WARNING": 1, "FREEZE": 2, "EXHAUSTED": 3, c.UNKNOWN: 99}
+# Each override unlocks exactly one state.
+OVERRIDES = {"WARNING": "OVERRIDE_DEPLOY", "FREEZE": "OVERRIDE_DEPLOY_FREEZE",
+             "EXHAUSTED": "OVERRIDE_BUDGET_EXHAUSTED"}
+REASON_VAR = "OVERRIDE_REASON"
+
+AUDIT_REFUSED = "Blocked: the override could not be recorded in the audit log, so it was refused."
+
+TRUE_VALUES = ("1", "true", "yes", "on")  # an override variable counts as set only with one of these
+FALSE_VALUES = ("", "0", "false", "no", "off")  # ... and as unset with one of these; anything else: warned about
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in TRUE_VALUES
+
+
+def unrecognised_overrides(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(variable, value) of override variables whose value is neither true nor false: ignored, worth a warning."""
+    return [(var, env[var]) for var in OVERRIDES.values()
+            if var in env and env[var].strip().lower() not in (*TRUE_VALUES, *FALSE_VALUES)]
+
+
+def override_for(state: str, env: Mapping[str, str]) -> str | None:
+    """The override variable that is set and unlocks `state`, if any."""
+    var = OVERRIDES.get(state)
+    return var if var is not None and _truthy(env.get(var)) else None
+
+
+def ignored_overrides(state: str, env: Mapping[str, str]) -> list[str]:
+    """Override variables that are set but do not apply to `state` (worth a warning)."""
+    return [var for s, var in OVERRIDES.items() if s != state and _truthy(env.get(var))]

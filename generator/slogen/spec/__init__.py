@@ -1,0 +1,1 @@
+"""Loading a spec: bytes → positioned YAML → JSON Schema → checks → the frozen model, with a cache."""
