@@ -8,13 +8,13 @@ import os
 import sys
 import time
 import traceback
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import click
 
 from slogen import conventions as c
-from slogen import safefile
 from slogen.cli.common import HttpUrl, beside_spec, handle_errors, load_spec, spec_option
 from slogen.cli.notices import retry_notice
 from slogen.clients.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL, PrometheusClient
@@ -203,38 +203,11 @@ class GateCommand(click.Command):
             raise _UndecidedUsageError(exc.message, exc.ctx) from exc
 
 
-def _undecided(message: str, at: float, json_file: str | None, summary_dashboard: str | None,
-               snapshot: budget.Snapshot | None = None, verdict: str | None = None) -> UndecidedError:
-    read = snapshot or budget.Snapshot(at, ())
-    code = policy.EXIT_CODES[c.UNKNOWN]
-    if json_file:
-        try:
-            _write_json(json_file, documents.gate_document(read, code, None, error=message))
-        except UndecidedError as exc:
-            click.echo(f"error: {exc}", err=True)
-    _summary(read, code, None, summary_dashboard, error=message)
+def _undecided(message: str, files: gate_service.GateFiles, snapshot: budget.Snapshot,
+               verdict: str | None = None) -> UndecidedError:
+    for notice in gate_service.record_undecided(message, snapshot, files):
+        click.echo(notice, err=True)
     return UndecidedError(f"{message}\ngate: UNKNOWN: {verdict or policy.POLICY[c.UNKNOWN]}")
-
-
-def _write_json(path: str, document: dict[str, Any]) -> None:
-    try:
-        gate_service.write_text_atomic(path, documents.dumps(document) + "\n")
-    except OSError as exc:
-        raise UndecidedError(f"cannot write --json {path}: {exc.strerror or exc}") from None
-
-
-def _summary(snapshot: budget.Snapshot, code: int, override: str | None, dashboard: str | None,
-             error: str | None = None) -> None:
-    path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not path:
-        return
-    text = summary.step_summary(snapshot, code, override, dashboard or "", error=error)
-    try:
-        safefile.append(path, text, what="GITHUB_STEP_SUMMARY")
-    except safefile.UnsafePathError as exc:  # the summary is a courtesy; the exit code is the decision
-        click.echo(f"warning: not written: {exc}", err=True)
-    except OSError as exc:
-        click.echo(f"warning: cannot write GITHUB_STEP_SUMMARY {path}: {exc.strerror or exc}", err=True)
 
 
 @click.command(cls=GateCommand)
@@ -268,52 +241,46 @@ def _gate(spec_path: str, service: str | None, slo_name: str | None, when: float
           prometheus_url: str, json_file: str | None, audit_log: str) -> None:
     env = os.environ
     at = when if when is not None else time.time()
-    dashboard = None
+    files = gate_service.GateFiles(audit_log, json_file, env.get("GITHUB_STEP_SUMMARY") or None)
     try:
         spec = load_spec(spec_path)
-        dashboard = c.dashboard_url(spec.grafana.url, spec.grafana.dashboard_uid)
+        files = replace(files, dashboard=c.dashboard_url(spec.grafana.url, spec.grafana.dashboard_uid))
         snapshot = _snapshot(spec, service, slo_name, prometheus_url, timeout, at)
     except SpecError as exc:
         for problem in exc.problems:
             click.echo(problem.render(exc.filename), err=True)
-        raise _undecided(f"the spec {spec_path} is invalid", at, json_file, dashboard) from None
+        raise _undecided(f"the spec {spec_path} is invalid", files, budget.Snapshot(at, ())) from None
     except SlogenError as exc:
-        raise _undecided(str(exc), at, json_file, dashboard) from None
-    state = snapshot.state
-    code = policy.EXIT_CODES[state]
-    for var, value in policy.unrecognised_overrides(env):
+        raise _undecided(str(exc), files, budget.Snapshot(at, ())) from None
+    decision = policy.decide(snapshot.state, env)
+    for var, value in decision.unrecognised:
         click.echo(f"warning: {var}={oneline(value, 40)!r} is ignored: it is neither true "
                    f"({', '.join(policy.TRUE_VALUES)}) nor false ({', '.join(v for v in policy.FALSE_VALUES if v)}, "
                    "or empty)", err=True)
-    override = policy.override_for(state, env)
-    for var in policy.ignored_overrides(state, env):
-        click.echo(f"warning: {var} is set but only overrides {_state_of(var)}; the state is {state}", err=True)
-    if override:
-        try:
-            gate_service.append_audit(audit_log, gate_service.audit_record(snapshot, override, env))
-        except gate_service.AuditError as exc:
-            _report(snapshot, policy.EXIT_CODES[c.UNKNOWN])
-            raise _undecided(str(exc), at, json_file, dashboard, snapshot, verdict=policy.AUDIT_REFUSED) from None
-        code = 0
-    _report(snapshot, code)
-    if override:
+    for var in decision.ignored:
+        click.echo(f"warning: {var} is set but only overrides {policy.state_of_override(var)}; "
+                   f"the state is {decision.state}", err=True)
+    outcome = gate_service.carry_out(snapshot, decision, env, files)
+    _report(snapshot, outcome.exit_code)
+    if outcome.refused:
+        for notice in outcome.notices:
+            click.echo(notice, err=True)
+        raise UndecidedError(f"{outcome.refused}\ngate: UNKNOWN: {policy.AUDIT_REFUSED}")
+    if decision.override:
         reason = env.get(policy.REASON_VAR) or "none given (set OVERRIDE_REASON)"
-        click.secho(f"!!! OVERRIDE: {override} is set: deploying despite {state}. Reason: {reason}. "
-                    f"Recorded in {audit_log}.", err=True, fg="red", bold=True)
-    if json_file:
-        _write_json(json_file, documents.gate_document(snapshot, code, override))
-    _summary(snapshot, code, override, dashboard)
-    if state == c.UNKNOWN:
+        click.secho(f"!!! OVERRIDE: {decision.override} is set: deploying despite {decision.state}. "
+                    f"Reason: {reason}. Recorded in {audit_log}.", err=True, fg="red", bold=True)
+    if outcome.failure:
+        raise UndecidedError(outcome.failure)
+    for notice in outcome.notices:
+        click.echo(notice, err=True)
+    if decision.state == c.UNKNOWN:
         for b in snapshot.implausible[:10]:
             click.echo(f"error: implausible answer from Prometheus for {b.name}: {b.implausible}: cannot decide",
                        err=True)
         for note in missing_notes(snapshot):
             click.echo(f"error: {note}: cannot decide", err=True)
-    sys.exit(code)
-
-
-def _state_of(var: str) -> str:
-    return next(state for state, name in policy.OVERRIDES.items() if name == var)
+    sys.exit(outcome.exit_code)
 
 
 def _report(snapshot: budget.Snapshot, code: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from slogen import conventions as c
 
@@ -45,3 +46,26 @@ def override_for(state: str, env: Mapping[str, str]) -> str | None:
 def ignored_overrides(state: str, env: Mapping[str, str]) -> list[str]:
     """Override variables that are set but do not apply to `state` (worth a warning)."""
     return [var for s, var in OVERRIDES.items() if s != state and _truthy(env.get(var))]
+
+
+def state_of_override(var: str) -> str:
+    """The one state the override variable `var` unlocks."""
+    return next(state for state, name in OVERRIDES.items() if name == var)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the gate decides for one state and environment, before anything is recorded."""
+
+    state: str
+    exit_code: int  # 0 when an override applies, else the state's code
+    override: str | None  # the variable that unlocks `state`, when one is set
+    unrecognised: tuple[tuple[str, str], ...] = ()  # (variable, value): neither true nor false, so ignored
+    ignored: tuple[str, ...] = ()  # override variables that are set but unlock another state
+
+
+def decide(state: str, env: Mapping[str, str]) -> Decision:
+    """The gate's decision for `state` given the environment's override variables (pure)."""
+    override = override_for(state, env)
+    return Decision(state, 0 if override else EXIT_CODES[state], override,
+                    tuple(unrecognised_overrides(env)), tuple(ignored_overrides(state, env)))
