@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from slogen.cli.common import HttpUrl, fail, handle_errors, load_spec, spec_option
 from slogen.cli.notices import retry_notice
-from slogen.clients.grafana import Client, GrafanaError, Settings, shown_version
+from slogen.clients.grafana import Client, GrafanaError, Settings
 from slogen.clients.http import redact
-from slogen.clients.prometheus import PrometheusClient
-from slogen.conventions import MARKER_TAG, dashboard_url
+from slogen.clients.prometheus import DEFAULT_URL
+from slogen.conventions import MARKER_TAG
 from slogen.render import render as render_bundle
-from slogen.report.textsafe import oneline
-from slogen.services.push_plan import (
-    CREATE,
-    DELETE,
-    PAST,
-    UNCHANGED,
-    UPDATE,
-    Action,
-    Dashboard,
-    compare,
-    dashboards,
-    prunable,
-)
-from slogen.services.rules_handoff import handoff
+from slogen.services import push as push_service
+from slogen.services.push_plan import dashboards
 from slogen.services.writer import spec_key
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 EPILOG = """\b
 Exit codes: 0 ok (including "nothing to do"); 1 invalid spec; 2 usage error;
@@ -46,108 +26,6 @@ Auth: GRAFANA_TOKEN (service-account token, sent as Bearer) or GRAFANA_USER and
 GRAFANA_PASSWORD (basic); GRAFANA_ORG_ID is sent as X-Grafana-Org-Id. Secrets are
 never printed, not even with --verbose or in errors.
 """
-
-
-def git_commit(spec_path: str) -> str | None:
-    """The commit being pushed: GITHUB_SHA in CI, else `git rev-parse HEAD` beside the spec."""
-    sha = os.environ.get("GITHUB_SHA")
-    if sha:
-        return sha[:12]
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(spec_path).resolve().parent,
-                             capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()[:12] if out.returncode == 0 and out.stdout.strip() else None
-
-
-def run_all(func: Callable[[T], R], items: list[T], workers: int) -> list[R | GrafanaError]:
-    """`func` over `items` on a bounded pool, results in item order; Grafana failures are returned."""
-    def one(item: T) -> R | GrafanaError:
-        try:
-            return func(item)
-        except GrafanaError as exc:
-            return exc
-
-    if workers <= 1 or len(items) <= 1:
-        return [one(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="slogen-push") as pool:
-        return list(pool.map(one, items))
-
-
-def _line(prefix: str, action: Action, url: str, extra: str = "") -> str:
-    note = f" ({action.note})" if action.note else ""
-    title = oneline(action.title, 200)  # spec text: one line, never a workflow command
-    return f"{prefix:<16}{action.uid}  \"{title}\"{note}{extra}  {dashboard_url(url, action.uid)}"
-
-
-def push_grafana(client: Client, spec_source: str, folder_uid: str, folder_title: str, rendered: list[Dashboard],
-                 *, message: str, dry_run: bool, prune: bool, concurrency: int) -> None:
-    """Health, folder, compare, write, prune; prints one line per dashboard; raises on any failure."""
-    health = client.health()
-    echo = click.echo
-    echo(f"grafana {client.base}: healthy (version {shown_version(health)})")
-    if dry_run:
-        folder = client.get_folder(folder_uid)
-        echo(f"folder {folder_uid}: {'exists' if folder else 'would create'} \"{folder_title}\"")
-    else:
-        _, created = client.ensure_folder(folder_uid, folder_title)
-        echo(f"folder {folder_uid}: {'created' if created else 'exists'} \"{folder_title}\"")
-
-    stored = run_all(lambda d: client.get_dashboard(d.uid, f"dashboard {d.uid} (\"{d.title}\")"), rendered,
-                     concurrency)
-    actions: list[Action] = []
-    failures: list[GrafanaError] = []
-    for dashboard, found in zip(rendered, stored, strict=True):
-        if isinstance(found, GrafanaError):
-            failures.append(found)
-        else:
-            actions.append(compare(dashboard, found, folder_uid))
-    if failures:
-        raise GrafanaError("\nerror: ".join(str(f) for f in failures))  # one `error:` line each
-
-    by_uid = {d.uid: d for d in rendered}
-    writes = [a for a in actions if a.kind in (CREATE, UPDATE)]
-
-    def write(action: Action) -> dict[str, Any]:
-        what = f"dashboard {action.uid} (\"{action.title}\")"
-        return client.save_dashboard(by_uid[action.uid].model, folder_uid, message, what)
-
-    outcome: dict[str, dict[str, Any] | GrafanaError] = {}
-    if not dry_run:
-        outcome = dict(zip([a.uid for a in writes], run_all(write, writes, concurrency), strict=True))
-    counts = dict.fromkeys((CREATE, UPDATE, UNCHANGED, DELETE), 0)
-    for action in actions:
-        result = outcome.get(action.uid)
-        if isinstance(result, GrafanaError):
-            failures.append(result)
-            continue
-        counts[action.kind] += 1
-        if dry_run and action.kind != UNCHANGED:
-            echo(_line(f"would {action.kind}", action, client.base))
-            if action.diff:
-                echo(action.diff)
-        else:
-            version = f" v{result['version']}" if isinstance(result, dict) and "version" in result else ""
-            echo(_line(PAST[action.kind], action, client.base, version))
-
-    if prune and not failures:
-        hits = client.search(tag=MARKER_TAG, folder_uid=folder_uid)
-        doomed = prunable(hits, set(by_uid), folder_uid)
-        gone = [] if dry_run else run_all(
-            lambda a: client.delete_dashboard(a.uid, f"deleting dashboard {a.uid} (\"{a.title}\")"), doomed,
-            concurrency)
-        for action, result in zip(doomed, gone or [None] * len(doomed), strict=True):
-            if isinstance(result, GrafanaError):
-                failures.append(result)
-                continue
-            counts[DELETE] += 1
-            echo(_line("would delete" if dry_run else "deleted", action, client.base))
-    if failures:
-        raise GrafanaError("\nerror: ".join(str(f) for f in failures))  # one `error:` line each
-    verb = "would be " if dry_run else ""
-    echo(f"grafana: {counts[CREATE]} {verb}created, {counts[UPDATE]} {verb}updated, "
-         f"{counts[UNCHANGED]} unchanged, {counts[DELETE]} {verb}deleted ({spec_source} → folder {folder_uid})")
 
 
 class _EchoHandler(logging.Handler):
@@ -193,7 +71,7 @@ def _verbose_logging(enabled: bool) -> None:
 @click.option("--prometheus-rules-dir", type=click.Path(file_okay=False), default=None,
               help="Also write the rule files into this directory (Prometheus' rule_files).")
 @click.option("--reload", is_flag=True, help="After writing rules, POST /-/reload and confirm every group loaded.")
-@click.option("--prometheus-url", envvar="PROMETHEUS_URL", default="http://localhost:9090", show_default=True,
+@click.option("--prometheus-url", envvar="PROMETHEUS_URL", default=DEFAULT_URL, show_default=True,
               type=HttpUrl(),
               help="Prometheus base URL for --reload (env PROMETHEUS_URL).")
 @click.option("--prometheus-rules-path", default=None, metavar="PATH",
@@ -220,11 +98,9 @@ def push(spec_path: str, grafana_url: str | None, token: str | None, user: str |
 
     if prometheus_rules_dir:
         directory = Path(prometheus_rules_dir)
-        with PrometheusClient(prometheus_url, timeout=timeout, connect_retries=retries,
-                              on_retry=retry_notice) as prom:
-            report = handoff(artifacts, directory, prometheus_url=prometheus_url, reload_rules=reload,
-                             key=spec_key(spec_path, directory), prometheus_path=prometheus_rules_path,
-                             dry_run=dry_run, client=prom)
+        report = push_service.hand_rules(artifacts, directory, prometheus_url=prometheus_url, reload_rules=reload,
+                                         key=spec_key(spec_path, directory), prometheus_path=prometheus_rules_path,
+                                         dry_run=dry_run, timeout=timeout, retries=retries, on_retry=retry_notice)
         verb = "would write" if dry_run else "wrote"
         click.echo(f"rules {directory}: {verb} {len(report.written)}, {len(report.unchanged)} unchanged, "
                    f"{'would remove' if dry_run else 'removed'} {len(report.removed)}")
@@ -237,19 +113,22 @@ def push(spec_path: str, grafana_url: str | None, token: str | None, user: str |
     if insecure:
         click.echo("warning: --insecure: Grafana's TLS certificate is NOT verified", err=True)
     if not message:
-        commit = git_commit(spec_path)
+        commit = push_service.git_commit(spec_path)
         message = f"slogen push from {spec.source}" + (f" at {commit}" if commit else "")
     settings = Settings(url=grafana_url or spec.grafana.url, token=token or None, user=user or None,
                         password=password or None, org_id=org_id or None, ca_cert=ca_cert, insecure=insecure,
                         timeout=timeout, retries=retries, backoff=backoff, pool_size=concurrency)
     client = Client(settings, on_retry=retry_notice)
     try:
-        push_grafana(client, spec.source, spec.grafana.folder_uid, spec.grafana.folder_title,
-                     dashboards(artifacts), message=message, dry_run=dry_run, prune=prune, concurrency=concurrency)
+        counts = push_service.push_grafana(client, spec.grafana.folder_uid, spec.grafana.folder_title,
+                                           dashboards(artifacts), message=message, dry_run=dry_run, prune=prune,
+                                           concurrency=concurrency, progress=click.echo)
     except GrafanaError as exc:  # belt and braces: no secret may leave in a message
         raise GrafanaError(client.scrub(str(exc))) from None
-    finally:
-        client.close()
+    verb = "would be " if dry_run else ""
+    click.echo(f"grafana: {counts.created} {verb}created, {counts.updated} {verb}updated, "
+               f"{counts.unchanged} unchanged, {counts.deleted} {verb}deleted "
+               f"({spec.source} → folder {spec.grafana.folder_uid})")
 
 
 COMMANDS = (push,)

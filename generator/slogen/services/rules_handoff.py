@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from slogen import safefile
-from slogen.clients.prometheus import PrometheusClient, PrometheusError
+from slogen.clients.prometheus import DEFAULT_URL, PrometheusClient, PrometheusError
 from slogen.render.artifact import Bundle
 from slogen.services.writer import DEFAULT_KEY, Transaction, plan
 
@@ -159,7 +159,7 @@ def handoff(artifacts: Bundle, directory: Path, *, prometheus_url: str | None, r
     report, transaction = _write(files, directory, key, dry_run)
     if not reload_rules or dry_run:
         return report
-    prom = client or PrometheusClient(prometheus_url or "http://localhost:9090", timeout=timeout,
+    prom = client or PrometheusClient(prometheus_url or DEFAULT_URL, timeout=timeout,
                                       connect_retries=retries)
     try:
         reload(prom, transaction)
