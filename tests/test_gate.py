@@ -11,6 +11,7 @@ import filelock
 import pytest
 
 from slogen import conventions as c
+from slogen import safefile
 from slogen.cli.status import TimeParam
 from slogen.report import documents
 from slogen.report import summary as summary_report
@@ -200,8 +201,8 @@ def test_names_are_capped_for_one_line_messages() -> None:
 
 def test_write_text_atomic_replaces_whole_files(tmp_path: Path) -> None:
     target = tmp_path / "gate.json"
-    gate_service.write_text_atomic(target, "one")
-    gate_service.write_text_atomic(target, "two")
+    safefile.atomic_write(target, "one", parents=False)
+    safefile.atomic_write(target, "two", parents=False)
     assert target.read_text() == "two" and [p.name for p in tmp_path.iterdir()] == ["gate.json"]
 
 

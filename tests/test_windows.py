@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 
 import pytest
 
+from conftest import ROOT
 from slogen import conventions as c
 from slogen.durations import parse_duration
 from slogen.slo import windows
@@ -76,3 +78,23 @@ def test_tiled_windows_hold_whole_tiles() -> None:
     for period in windows.SUPPORTED_PERIODS:
         for w in windows.tiled_windows(period):
             assert parse_duration(w) % tile == 0, w
+
+
+def test_the_json_schema_offers_exactly_the_supported_periods() -> None:
+    # The periods are data in slo/windows.py; the schema lists them twice (defaults and per SLO).
+    schema = json.loads((ROOT / "generator/slogen/data/slos.schema.json").read_text())
+    enums: list[list[str]] = []
+
+    def walk(node: object, key: str = "") -> None:
+        if isinstance(node, dict):
+            if key == "window" and "enum" in node:
+                enums.append(node["enum"])
+            for name, value in node.items():
+                walk(value, name)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, key)
+
+    walk(schema)
+    assert len(enums) == 2
+    assert all(enum == list(windows.SUPPORTED_PERIODS) for enum in enums)

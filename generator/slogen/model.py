@@ -22,6 +22,12 @@ def frozen_labels(items: Mapping[str, str] | None) -> Labels:
     return MappingProxyType(dict(sorted(items.items())))
 
 
+
+def period_days(period: str) -> int:
+    """Days in an SLO period such as `30d` (periods are whole days: the schema's enum)."""
+    return int(period.removesuffix("d"))
+
+
 @dataclass(frozen=True)
 class RatioSLI:
     """Events from two counter selectors (checked, printed canonically); exactly one of errors/good is set."""
@@ -105,7 +111,7 @@ class SLO:
     @property
     def window_days(self) -> int:
         """The SLO period in days."""
-        return int(self.window.removesuffix("d"))
+        return period_days(self.window)
 
     @property
     def sli_kind(self) -> str:

@@ -33,10 +33,10 @@ class UnsafePathError(SlogenError):
     """A path slogen was asked to write is a symlink or not a regular file."""
 
 
-def stage(path: Path, text: str) -> Path:
-    """A fully written and fsynced temp file beside `path` (mode 0666 minus the umask)."""
+def stage(path: Path, text: str, mode: int = 0o666) -> Path:
+    """A fully written and fsynced temp file beside `path` (`mode` minus the umask)."""
     tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o666)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), mode)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
@@ -48,12 +48,15 @@ def stage(path: Path, text: str) -> Path:
     return tmp
 
 
-def atomic_write(path: str | os.PathLike[str], text: str, *, parents: bool = True) -> None:
-    """Replace `path` with `text` via a temp file and rename (missing parents created when `parents`)."""
+def atomic_write(path: str | os.PathLike[str], text: str, *, parents: bool = True, mode: int = 0o666) -> None:
+    """Replace `path` with `text` via a temp file and rename (missing parents created when `parents`).
+
+    `mode` (minus the umask) is the new file's: 0666 for output others read, 0600 for private files.
+    """
     target = Path(path)
     if parents:
         target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = stage(target, text)
+    tmp = stage(target, text, mode)
     try:
         os.replace(tmp, target)
     except BaseException:

@@ -10,7 +10,8 @@ import click
 from slogen.cli.common import beside_spec, handle_errors, load_spec, spec_option
 from slogen.errors import SlogenError, StaleError
 from slogen.render import render as render_bundle
-from slogen.services.writer import atomic_write, check_tree, spec_key, write_tree
+from slogen.safefile import atomic_write
+from slogen.services.writer import check_tree, spec_key, write_tree
 from slogen.spec.lint import warnings
 from slogen.spec.schema import schema_text
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from fractions import Fraction
 
 from slogen import conventions as c
-from slogen.model import SLO, LatencySLI, Spec
+from slogen.model import SLO, LatencySLI, Spec, period_days
 from slogen.promql import ast as e
 from slogen.render import grafana_sdk as g
 from slogen.render import promql_builders as q
@@ -160,7 +160,7 @@ def _table(spec: Spec, slos: tuple[SLO, ...]) -> g.Panel:
 
 
 def _history(slos: tuple[SLO, ...]) -> g.Panel:
-    periods = "/".join(sorted({slo.window for slo in slos}, key=lambda w: int(w[:-1])))
+    periods = "/".join(sorted({slo.window for slo in slos}, key=period_days))
     return g.Panel(
         "timeseries", TITLES[4],
         f"Availability (1 − error ratio) over a rolling 7 days and over each SLO's period ({periods}), against "

@@ -77,11 +77,6 @@ def append_audit(path: str | os.PathLike[str], record: Mapping[str, Any], timeou
                          f"{exc.strerror or exc}") from None
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write `text` to `path` via a temp file and rename, so readers never see half a file (never via a link)."""
-    safefile.atomic_write(path, text, parents=False)
-
-
 @dataclass(frozen=True)
 class GateFiles:
     """Where the gate records its decision: the audit log, `--json FILE`, the step summary (None: not asked)."""
@@ -142,7 +137,7 @@ def record_undecided(message: str, snapshot: Snapshot, files: GateFiles) -> tupl
 def write_json(path: str, document: dict[str, Any]) -> None:
     """Write the gate's `--json FILE` atomically; UndecidedError when that is impossible."""
     try:
-        write_text_atomic(path, dumps(document) + "\n")
+        safefile.atomic_write(path, dumps(document) + "\n", parents=False)
     except OSError as exc:
         raise UndecidedError(f"cannot write --json {path}: {exc.strerror or exc}") from None
 

@@ -7,7 +7,6 @@ stored one is in the managed folder. Anything else is an update.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 from slogen.conventions import DASHBOARD_DIR, MARKER_TAG
 from slogen.errors import SlogenError
 from slogen.render.artifact import Bundle
+from slogen.report.diff import truncated_diff
 
 GRAFANA_OWNED = frozenset({"id", "version", "iteration"})  # set by Grafana on save, never by slogen
 
@@ -71,10 +71,7 @@ def short_diff(old: Any, new: Any, name: str, *, max_lines: int = 40) -> str:
     """A unified diff of two models (sorted keys, indented), at most `max_lines` lines."""
     a = json.dumps(old, indent=2, sort_keys=True).splitlines() if old is not None else []
     b = json.dumps(new, indent=2, sort_keys=True).splitlines()
-    lines = list(difflib.unified_diff(a, b, f"grafana/{name}", f"rendered/{name}", n=2, lineterm=""))
-    if len(lines) > max_lines:
-        lines = [*lines[:max_lines], f"... ({len(lines) - max_lines} more diff lines)"]
-    return "\n".join(lines)
+    return truncated_diff(a, b, f"grafana/{name}", f"rendered/{name}", max_lines=max_lines)
 
 
 def compare(dashboard: Dashboard, stored: Mapping[str, Any] | None, folder_uid: str) -> Action:

@@ -6,14 +6,13 @@ and groups the answer by (service, slo) in Python; the math is `slogen.slo.budge
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 
 from slogen import conventions as c
 from slogen.clients.prometheus import PrometheusClient
 from slogen.model import SLO, Policy
-from slogen.promql.ast import Matcher, Selector, render
+from slogen.promql.ast import Matcher, Selector, is_legacy_metric_name, render
 from slogen.slo.budget import NO_DATA, RULES_NOT_LOADED, Snapshot, budget_of
 
 # The series `fetch` reads, by role. Names come from the conventions module only. The period's
@@ -27,7 +26,7 @@ def budget_query(service: str | None = None, slo: str | None = None) -> str:
     """The one PromQL selector that returns every series `fetch` needs (narrowed when asked)."""
     names = sorted(SERIES.values())
     for name in names:  # metric names need no regex escaping; refuse a convention that would
-        if not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", name):
+        if not is_legacy_metric_name(name):
             raise ValueError(f"not a metric name: {name!r}")
     return render(Selector(None, (Matcher("__name__", "=~", "|".join(names)), *_narrowing(service, slo))))
 

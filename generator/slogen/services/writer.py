@@ -14,7 +14,6 @@ changes all of its files or none. Writers of one directory are serialised by a l
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -26,9 +25,10 @@ from slogen import safefile
 from slogen.conventions import GENERATED_MARKER, MANIFEST_FILE, MANIFEST_SCHEMA, OUTPUT_DIRS
 from slogen.errors import SlogenError
 from slogen.render.artifact import Bundle
+from slogen.report.diff import truncated_diff
 from slogen.safefile import atomic_write, directory_lock
 
-__all__ = ["Difference", "Transaction", "WriteReport", "atomic_write", "check_tree", "plan", "write_tree"]
+__all__ = ["Difference", "Transaction", "WriteReport", "check_tree", "plan", "write_tree"]
 
 DEFAULT_KEY = "slos.yaml"
 
@@ -260,12 +260,9 @@ def check_tree(artifacts: Bundle, root: Path, key: str = DEFAULT_KEY, *, context
         if current is None:
             out.append(Difference(artifact.path, "missing"))
         elif current != artifact.text:
-            lines = list(difflib.unified_diff(current.splitlines(), artifact.text.splitlines(),
-                                              f"a/{artifact.path}", f"b/{artifact.path}", n=context_lines,
-                                              lineterm=""))
-            if len(lines) > max_diff_lines:
-                lines = [*lines[:max_diff_lines], f"... ({len(lines) - max_diff_lines} more diff lines)"]
-            out.append(Difference(artifact.path, "stale", "\n".join(lines)))
+            diff = truncated_diff(current.splitlines(), artifact.text.splitlines(), f"a/{artifact.path}",
+                                  f"b/{artifact.path}", context=context_lines, max_lines=max_diff_lines)
+            out.append(Difference(artifact.path, "stale", diff))
     try:
         owned = read_manifest(root).get(key) or []
     except SlogenError:

@@ -25,12 +25,11 @@ import json
 import os
 import secrets
 import stat
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from slogen import __version__
+from slogen import __version__, safefile
 
 KEY_FILE = "key"
 
@@ -141,9 +140,6 @@ def put(raw: bytes, doc: dict[str, Any]) -> None:
         if key is None:
             return
         text = json.dumps(data, separators=(",", ":"))
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".spec-", suffix=".tmp")  # 0600: private on purpose
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(_mac(key, material, text) + "\n" + text)
-        os.replace(tmp, path)
+        safefile.atomic_write(path, _mac(key, material, text) + "\n" + text, parents=False, mode=0o600)  # private
     except (OSError, TypeError, ValueError):
         return  # best effort: a read-only home or an odd value just means no cache
