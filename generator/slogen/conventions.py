@@ -57,7 +57,8 @@ STATE = f"{NAMESPACE}:deploy_state:code"
 SLO_INFO = f"{NAMESPACE}_slo_info"  # value 1; labels service, slo, objective, window, sli
 
 # Deploy states, worst last; the numeric code is what STATE records and dashboards colour.
-STATES = ("NORMAL", "CAUTION", "WARNING", "FREEZE", "EXHAUSTED")
+NORMAL, CAUTION, WARNING, FREEZE, EXHAUSTED = "NORMAL", "CAUTION", "WARNING", "FREEZE", "EXHAUSTED"
+STATES = (NORMAL, CAUTION, WARNING, FREEZE, EXHAUSTED)
 STATE_CODES = {name: code for code, name in enumerate(STATES)}
 UNKNOWN = "UNKNOWN"
 

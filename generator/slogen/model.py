@@ -23,6 +23,11 @@ def frozen_labels(items: Mapping[str, str] | None) -> Labels:
 
 
 
+def percent_fraction(percent: float | str) -> Fraction:
+    """A percent as an exact ratio, from its text: 80 → 4/5, 99.9 → 999/1000 (Fraction(99.9) would not be)."""
+    return Fraction(str(percent)) / 100
+
+
 def period_days(period: str) -> int:
     """Days in an SLO period such as `30d` (periods are whole days: the schema's enum)."""
     return int(period.removesuffix("d"))

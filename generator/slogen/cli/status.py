@@ -28,8 +28,8 @@ from slogen.services import status as status_service
 from slogen.slo import budget, policy
 
 COLOURS: dict[str, dict[str, Any]] = {
-    "NORMAL": {"fg": "green"}, "CAUTION": {"fg": "yellow"}, "WARNING": {"fg": 208},  # 208: orange (256 colours)
-    "FREEZE": {"fg": "red"}, "EXHAUSTED": {"fg": "bright_white", "bg": "red", "bold": True},
+    c.NORMAL: {"fg": "green"}, c.CAUTION: {"fg": "yellow"}, c.WARNING: {"fg": 208},  # 208: orange (256 colours)
+    c.FREEZE: {"fg": "red"}, c.EXHAUSTED: {"fg": "bright_white", "bg": "red", "bold": True},
     c.UNKNOWN: {"fg": "magenta"},
 }
 

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from slogen import conventions as c
-from slogen.model import SLO, AlertOverride, Spec
+from slogen.model import SLO, AlertOverride, Spec, percent_fraction
 from slogen.promql import Expr, Paren, and_, binary, gotemplate, number_text, or_, render
 from slogen.render import promql_builders as q
 from slogen.slo import windows
@@ -93,7 +93,7 @@ def policy_alerts(slo: SLO, spec: Spec) -> list[dict[str, Any]]:
         return []
     freeze = spec.policy.freeze
     remaining = q.recorded(c.BUDGET_REMAINING, slo)
-    below_freeze = and_(binary("<", remaining, q.policy_fraction(freeze)), binary(">=", remaining, 0))
+    below_freeze = and_(binary("<", remaining, percent_fraction(freeze)), binary(">=", remaining, 0))
     who = f"{slo.service}/{slo.name}"
     return [
         {"alert": c.ALERT_FREEZE, "expr": render(below_freeze), "for": POLICY_FOR,

@@ -39,11 +39,6 @@ def percent_text(value: Fraction) -> str:
     return f"{float(value * 100):.3g}%"
 
 
-def policy_fraction(percent: float) -> Fraction:
-    """A policy threshold in percent as an exact ratio (80 → 4/5)."""
-    return Fraction(str(percent)) / 100
-
-
 def rule_labels(slo: SLO) -> dict[str, str]:
     """The labels every recorded series of `slo` carries: identity first, then the spec's labels."""
     return {c.LABEL_SERVICE: slo.service, c.LABEL_SLO: slo.name, **dict(slo.labels)}

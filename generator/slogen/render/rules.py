@@ -30,12 +30,13 @@ from typing import Any
 
 import slogen.render.alerts as alerts
 from slogen import conventions as c
-from slogen.model import SLO, Policy, Service, Spec
+from slogen.model import SLO, Policy, Service, Spec, percent_fraction
 from slogen.promql import Expr, Paren, binary, clamp_min, number_text, or_, render, vector
 from slogen.render import promql_builders as q
 from slogen.render.artifact import Artifact
 from slogen.render.encode import yaml_text
 from slogen.slo import windows
+from slogen.slo.budget import thresholds
 
 Rule = dict[str, Any]
 
@@ -140,7 +141,9 @@ def state_rules(slo: SLO, spec: Spec) -> list[Rule]:
 
 def state_expr(remaining: Expr, policy: Policy) -> Expr:
     """STATE_CODES from budget remaining R: NORMAL R > caution, CAUTION warning ≤ R ≤ caution,
-    WARNING freeze ≤ R < warning, FREEZE 0 ≤ R < freeze, EXHAUSTED R < 0 (docs/rules.md)."""
-    steps = [("<=", policy.caution), ("<", policy.warning), ("<", policy.freeze), ("<", 0.0)]
-    flags: list[Expr] = [Paren(binary(op, remaining, q.policy_fraction(p), bool_=True)) for op, p in steps]
+    WARNING freeze ≤ R < warning, FREEZE 0 ≤ R < freeze, EXHAUSTED R < 0 (docs/rules.md).
+
+    The code is the number of `slo.budget.thresholds` R is under, each a `bool` comparison."""
+    flags: list[Expr] = [Paren(binary(op, remaining, percent_fraction(bound), bool_=True))
+                         for _, op, bound in thresholds(policy)]
     return functools.reduce(operator.add, flags)

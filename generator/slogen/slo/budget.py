@@ -45,22 +45,25 @@ class UnknownSLOError(SlogenError):
     exit_code = 2
 
 
+def thresholds(policy: Policy) -> tuple[tuple[str, str, float], ...]:
+    """Each state worse than NORMAL with the bound on R% that enters it: (state, "<=" or "<", percent).
+
+    In state order, so the state is STATES[how many bounds R% is under]; `rules.state_expr` records
+    exactly that count as the state code, and `state_for` below computes it in Python.
+    """
+    return ((c.CAUTION, "<=", policy.caution), (c.WARNING, "<", policy.warning), (c.FREEZE, "<", policy.freeze),
+            (c.EXHAUSTED, "<", 0.0))
+
+
 def state_for(remaining: float | None, policy: Policy) -> str:
     """Deploy state for budget remaining `remaining` (a ratio: 1 untouched, 0 spent, < 0 overspent)."""
     if remaining is None or math.isnan(remaining) or remaining == math.inf:
         return c.UNKNOWN
     if remaining == -math.inf:
-        return "EXHAUSTED"
+        return c.EXHAUSTED
     percent = round(remaining * 100, _PERCENT_DIGITS)
-    if percent > policy.caution:
-        return "NORMAL"
-    if percent >= policy.warning:
-        return "CAUTION"
-    if percent >= policy.freeze:
-        return "WARNING"
-    if percent >= 0:
-        return "FREEZE"
-    return "EXHAUSTED"
+    under = sum(1 for _, op, bound in thresholds(policy) if (percent <= bound if op == "<=" else percent < bound))
+    return c.STATES[under]
 
 
 def days_to_exhaustion(remaining: float | None, window_days: float, burn_rate_1h: float | None) -> float | None:
@@ -76,7 +79,7 @@ def days_to_exhaustion(remaining: float | None, window_days: float, burn_rate_1h
 
 def worst_state(states: Iterable[str]) -> str:
     """The worst of `states` (UNKNOWN beats EXHAUSTED); NORMAL for none."""
-    return max(states, key=_RANK.__getitem__, default="NORMAL")
+    return max(states, key=_RANK.__getitem__, default=c.NORMAL)
 
 
 def state_rank(state: str) -> int:

@@ -6,19 +6,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from slogen import conventions as c
+from slogen.errors import UndecidedError
 
 POLICY = {
-    "NORMAL": "Deploy freely.",
-    "CAUTION": "Deploy, and watch the error budget.",
-    "WARNING": "Reliability focus: emergency fixes only, no new features, review every change.",
-    "FREEZE": "Deploys blocked: CTO approval needed to override.",
-    "EXHAUSTED": "SLO violated: deploys blocked; explicit CTO approval and an audited override needed.",
+    c.NORMAL: "Deploy freely.",
+    c.CAUTION: "Deploy, and watch the error budget.",
+    c.WARNING: "Reliability focus: emergency fixes only, no new features, review every change.",
+    c.FREEZE: "Deploys blocked: CTO approval needed to override.",
+    c.EXHAUSTED: "SLO violated: deploys blocked; explicit CTO approval and an audited override needed.",
     c.UNKNOWN: "Cannot decide (no data, or Prometheus failed): deploys blocked until the budget can be read.",
 }
-EXIT_CODES = {"NORMAL": 0, "CAUTION": 0, "WARNING": 1, "FREEZE": 2, "EXHAUSTED": 3, c.UNKNOWN: 99}
+EXIT_CODES = {c.NORMAL: 0, c.CAUTION: 0, c.WARNING: 1, c.FREEZE: 2, c.EXHAUSTED: 3, c.UNKNOWN: UndecidedError.exit_code}
 # Each override unlocks exactly one state.
-OVERRIDES = {"WARNING": "OVERRIDE_DEPLOY", "FREEZE": "OVERRIDE_DEPLOY_FREEZE",
-             "EXHAUSTED": "OVERRIDE_BUDGET_EXHAUSTED"}
+OVERRIDES = {c.WARNING: "OVERRIDE_DEPLOY", c.FREEZE: "OVERRIDE_DEPLOY_FREEZE",
+             c.EXHAUSTED: "OVERRIDE_BUDGET_EXHAUSTED"}
 REASON_VAR = "OVERRIDE_REASON"
 
 AUDIT_REFUSED = "Blocked: the override could not be recorded in the audit log, so it was refused."

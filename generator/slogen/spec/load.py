@@ -30,6 +30,7 @@ from slogen.model import (
     Service,
     Spec,
     frozen_labels,
+    percent_fraction,
 )
 from slogen.promql import (
     Matcher,
@@ -352,7 +353,7 @@ def _build_service(doc: dict[str, Any], default_window: str) -> Service:
 def _objective(percent: str) -> Fraction:
     # From the text: Fraction(99.9) would be 99.900000000000005684..., Fraction("99.9") is exact.
     # Cached: specs repeat a handful of objectives, and Fraction() dominated building 10,000 SLOs.
-    return Fraction(percent) / 100
+    return percent_fraction(percent)
 
 
 def _build_slo(doc: dict[str, Any], service: str, labels: Any, default_window: str) -> SLO:
