@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from types import MappingProxyType
 
+from slogen.conventions import LABEL_SERVICE, LABEL_SLO
 from slogen.promql.ast import Matcher
 
 Labels = Mapping[str, str]
@@ -21,6 +22,12 @@ def frozen_labels(items: Mapping[str, str] | None) -> Labels:
         return _EMPTY
     return MappingProxyType(dict(sorted(items.items())))
 
+
+
+def identity_matchers(service: str | None, slo: str | None) -> tuple[Matcher, ...]:
+    """`service="…",slo="…"`: the matchers selecting one SLO's recorded series (a None side is left out)."""
+    return tuple(Matcher(label, "=", value) for label, value in ((LABEL_SERVICE, service), (LABEL_SLO, slo))
+                 if value is not None)
 
 
 def percent_fraction(percent: float | str) -> Fraction:

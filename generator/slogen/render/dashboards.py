@@ -175,8 +175,7 @@ def _history(slos: tuple[SLO, ...]) -> g.Panel:
 
 def _identity(slo: SLO) -> e.Selector:
     """Matches the SLO's info series when the dashboard's variables select it (else nothing)."""
-    own = (e.Matcher(c.LABEL_SERVICE, "=", slo.service), e.Matcher(c.LABEL_SLO, "=", slo.name))
-    return e.Selector(c.SLO_INFO, own + VARIABLE_MATCHERS)
+    return e.Selector(c.SLO_INFO, q.id_matchers(slo) + VARIABLE_MATCHERS)
 
 
 def _latency(slos: tuple[SLO, ...]) -> g.Panel:

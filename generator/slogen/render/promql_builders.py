@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from slogen import conventions as c
 from slogen.durations import parse_duration
-from slogen.model import SLO, WINDOW_PLACEHOLDER, ExprSLI, LatencySLI, RatioSLI
+from slogen.model import SLO, WINDOW_PLACEHOLDER, ExprSLI, LatencySLI, RatioSLI, identity_matchers
 from slogen.promql import (
     Agg,
     Binary,
@@ -46,7 +46,7 @@ def rule_labels(slo: SLO) -> dict[str, str]:
 
 def id_matchers(slo: SLO) -> tuple[Matcher, ...]:
     """`service="…",slo="…"`: the matchers selecting exactly this SLO's recorded series."""
-    return Matcher(c.LABEL_SERVICE, "=", slo.service), Matcher(c.LABEL_SLO, "=", slo.name)
+    return identity_matchers(slo.service, slo.name)
 
 
 def recorded(name: str, slo: SLO) -> Selector:

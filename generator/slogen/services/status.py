@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from slogen import conventions as c
 from slogen.clients.prometheus import PrometheusClient
-from slogen.model import SLO, Policy
+from slogen.model import SLO, Policy, identity_matchers
 from slogen.promql.ast import Matcher, Selector, is_legacy_metric_name, render
 from slogen.slo.budget import NO_DATA, RULES_NOT_LOADED, Snapshot, budget_of
 
@@ -28,16 +28,11 @@ def budget_query(service: str | None = None, slo: str | None = None) -> str:
     for name in names:  # metric names need no regex escaping; refuse a convention that would
         if not is_legacy_metric_name(name):
             raise ValueError(f"not a metric name: {name!r}")
-    return render(Selector(None, (Matcher("__name__", "=~", "|".join(names)), *_narrowing(service, slo))))
-
-
-def _narrowing(service: str | None, slo: str | None) -> tuple[Matcher, ...]:
-    return tuple(Matcher(label, "=", value) for label, value in ((c.LABEL_SERVICE, service), (c.LABEL_SLO, slo))
-                 if value is not None)
+    return render(Selector(None, (Matcher("__name__", "=~", "|".join(names)), *identity_matchers(service, slo))))
 
 
 def _narrowed(name: str, service: str | None, slo: str | None) -> str:
-    return render(Selector(name, _narrowing(service, slo)))
+    return render(Selector(name, identity_matchers(service, slo)))
 
 
 def fetch(slos: Sequence[SLO], policy: Policy, client: PrometheusClient, at: float,
