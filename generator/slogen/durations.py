@@ -1,4 +1,4 @@
-"""Prometheus-style durations: parse `1h30m`, `250ms`, `30d` and format seconds back."""
+"""Prometheus-style durations: parse `1h30m`, `250ms`, `30d` into seconds."""
 
 from __future__ import annotations
 
@@ -14,17 +14,3 @@ def parse_duration(text: str) -> float:
     if not isinstance(text, str) or not _WHOLE.match(text):
         raise ValueError(f"{text!r} is not a duration (examples: 250ms, 2s, 5m, 1h, 30d)")
     return sum(float(n) * _UNITS[u] for n, u in _PART.findall(text))
-
-
-def format_duration(seconds: float) -> str:
-    """The shortest Prometheus duration for whole seconds: 300 → `5m`, 86400 → `1d`, 5400 → `1h30m`."""
-    total = int(seconds)
-    if total != seconds or total <= 0:
-        raise ValueError(f"{seconds} is not a positive whole number of seconds")
-    out = []
-    for unit in ("d", "h", "m", "s"):
-        size = int(_UNITS[unit])
-        if total >= size:
-            out.append(f"{total // size}{unit}")
-            total %= size
-    return "".join(out)

@@ -11,6 +11,7 @@ from slogen.cli.common import HttpUrl, beside_spec, fail, handle_errors, load_sp
 from slogen.cli.notices import retry_notice
 from slogen.cli.status import TimeParam
 from slogen.clients.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL, PrometheusClient
+from slogen.report import formats
 from slogen.report import postmortem as pm
 from slogen.services import postmortem as pm_service
 from slogen.slo import budget
@@ -66,8 +67,9 @@ def new(title: str, spec_path: str, service: str | None, start: float | None, en
     click.echo(f"wrote {path}")
     if impact is not None:
         for row in impact.rows:
-            click.echo(f"  {row.name}: budget {pm.percent_text(row.before)} -> {pm.percent_text(row.after)} "
-                       f"({pm.points_text(row.consumed_points)} consumed), state at end {row.state_after}")
+            click.echo(f"  {row.name}: budget {formats.percent(row.before, sep=' ')} -> "
+                       f"{formats.percent(row.after, sep=' ')} "
+                       f"({formats.points(row.consumed_points)} consumed), state at end {row.state_after}")
         click.echo(f"  resulting deploy state: {impact.state_after}")
 
 

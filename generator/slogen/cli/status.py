@@ -100,7 +100,7 @@ RIGHT = frozenset({2, 3, 4, 5, 6})
 def _render(snapshot: budget.Snapshot, colour: bool) -> str:
     """The status table, its title, and a note naming SLOs without data."""
     rows = [(b.service, b.slo, f"{b.objective * 100:g}% / {b.window}",
-             "no data" if b.sli is None else f"{b.sli * 100:.3f}%", budget_text(b),
+             "no data" if b.sli is None else f"{b.sli * 100:.3f}%", formats.budget_text(b),
              formats.rate(b.burn_rate_1h), formats.days_left(b), b.state) for b in snapshot.slos]
     text = table(HEADERS, rows, right=RIGHT, styles=[COLOURS[b.state] for b in snapshot.slos], colour=colour,
                  rule=rule_for(sys.stdout))
@@ -131,16 +131,6 @@ def missing_notes(snapshot: budget.Snapshot) -> list[str]:
         notes.append(f"no data yet for {summary.names(empty)}: the rules are loaded but have recorded no budget "
                      "(is the SLI's total series scraped? rules loaded moments ago take up to 5 minutes)")
     return notes
-
-
-def budget_text(b: budget.SLOBudget) -> str:
-    """Budget remaining, and how much of the period it covers while that is less than all of it."""
-    text = formats.percent(b.remaining)
-    if b.remaining is not None and b.coverage is not None and b.coverage < 1:
-        hours = round(b.coverage * b.window_days * 24)
-        covered = f"{hours // 24}d" if hours >= 48 else f"{hours}h"
-        text += f" (budget over {covered} of {b.window})"
-    return text
 
 
 @click.command()

@@ -7,7 +7,6 @@ at the end of the incident, with the policy of the gate.
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from string import Template
 
 from slogen import conventions as c
 from slogen.model import SLO, Spec
+from slogen.report.formats import duration, percent, points
 from slogen.report.textsafe import md
 from slogen.slo import budget
 from slogen.slo.policy import POLICY
@@ -90,23 +90,6 @@ def _stamp(unix: float) -> str:
     return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def percent_text(ratio: float | None) -> str:
-    return "no data" if ratio is None or not math.isfinite(ratio) else f"{ratio * 100:.2f} %"
-
-
-def points_text(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f} pp"
-
-
-def duration_text(seconds: float) -> str:
-    """`2h 05m`, `45m`, `1d 3h 00m`."""
-    minutes = round(seconds / 60)
-    days, rest = divmod(minutes, 1440)
-    hours, mins = divmod(rest, 60)
-    parts = ([f"{days}d"] if days else []) + ([f"{hours}h"] if hours or days else []) + [f"{mins:02d}m"]
-    return " ".join(parts) if hours or days else f"{mins}m"
-
-
 def impact_table(impact: Impact | None) -> str:
     """The markdown of the "Error budget impact" section."""
     if impact is None:
@@ -125,9 +108,9 @@ def impact_table(impact: Impact | None) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in impact.rows:
-        lines.append(f"| {md(r.name, 200)} | {r.objective * 100:g} % | {percent_text(r.before)} | "
-                     f"{percent_text(r.after)} | "
-                     f"{percent_text(r.now)} | {points_text(r.consumed_points)} | {r.state_after} | {r.state_now} |")
+        lines.append(f"| {md(r.name, 200)} | {r.objective * 100:g} % | {percent(r.before, sep=' ')} | "
+                     f"{percent(r.after, sep=' ')} | "
+                     f"{percent(r.now, sep=' ')} | {points(r.consumed_points)} | {r.state_after} | {r.state_now} |")
     state = impact.state_after
     lines += ["", f"**Resulting deploy state:** {state}: {POLICY[state]}"]
     if impact.state_now != state:
@@ -167,7 +150,7 @@ def document(title: str, day: date, spec: Spec, slos: Sequence[SLO], impact: Imp
         title=" ".join(title.split()) or "Untitled",  # one line: it is a markdown heading
         date=day.isoformat(),
         window=f"{_stamp(impact.start)} – {_stamp(impact.end)}" if impact else "_start – end, UTC_",
-        duration=duration_text(impact.end - impact.start) if impact else "_hh:mm_",
+        duration=duration(impact.end - impact.start) if impact else "_hh:mm_",
         services=", ".join(services) or "_service_",
         review_date=(day + REVIEW_AFTER).isoformat(),
         slo_violated=_violated(impact),
