@@ -8,10 +8,9 @@ from pathlib import Path
 import click
 
 from slogen.cli.common import beside_spec, handle_errors, load_spec, spec_option
-from slogen.errors import SlogenError, StaleError
+from slogen.errors import StaleError
 from slogen.render import render as render_bundle
-from slogen.safefile import atomic_write
-from slogen.services.writer import check_tree, spec_key, write_tree
+from slogen.services.writer import check_tree, spec_key, write_file, write_tree
 from slogen.spec.lint import warnings
 from slogen.spec.schema import schema_text
 
@@ -80,10 +79,7 @@ def schema(spec_path: str, out_file: str | None) -> None:
     if out_file is None:
         click.echo(schema_text(), nl=False)
         return
-    try:
-        atomic_write(Path(out_file), schema_text())
-    except OSError as exc:
-        raise SlogenError(f"cannot write {out_file}: {exc.strerror or exc}") from None
+    write_file(out_file, schema_text())
     click.echo(f"wrote {out_file}", err=True)
 
 

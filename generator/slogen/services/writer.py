@@ -28,7 +28,7 @@ from slogen.render.artifact import Bundle
 from slogen.report.diff import truncated_diff
 from slogen.safefile import atomic_write, directory_lock
 
-__all__ = ["Difference", "Transaction", "WriteReport", "check_tree", "plan", "write_tree"]
+__all__ = ["Difference", "Transaction", "WriteReport", "check_tree", "plan", "write_file", "write_tree"]
 
 DEFAULT_KEY = "slos.yaml"
 
@@ -270,3 +270,11 @@ def check_tree(artifacts: Bundle, root: Path, key: str = DEFAULT_KEY, *, context
     extra = {p for p in owned if _valid_relative(p, OUTPUT_DIRS) and (root / p).is_file()} - produced
     out.extend(Difference(p, "extra") for p in sorted(extra))
     return out
+
+
+def write_file(path: str | os.PathLike[str], text: str) -> None:
+    """Replace one file outside the output tree (`schema -o`) atomically; SlogenError when impossible."""
+    try:
+        atomic_write(path, text)
+    except OSError as exc:
+        raise SlogenError(f"cannot write {path}: {exc.strerror or exc}") from None
