@@ -3,9 +3,8 @@
 Decoding a 4 MB Prometheus answer or a 10,000-SLO spec creates hundreds of thousands of dicts,
 lists and tuples, and each 700 allocations the collector runs; every so often it traverses the
 whole heap, which by then holds the spec's model. None of these objects form cycles (JSON and
-frozen dataclasses), so nothing is lost by collecting after the build instead of during it:
-measured on 10,000 SLOs, decoding Prometheus' answer took 0.19 s with the collector and 0.08 s
-without, validating the spec 7.7 s and 4.8 s, rendering it 35 s and 29 s.
+frozen dataclasses), so nothing is lost by collecting after the build instead of during it
+(figures in docs/performance.md).
 """
 
 from __future__ import annotations

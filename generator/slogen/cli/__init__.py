@@ -20,7 +20,7 @@ Prometheus failed. gate: 0 NORMAL/CAUTION, 1 WARNING, 2 FREEZE, 3 EXHAUSTED,
 
 # Command → the module under slogen.cli that defines it (in its COMMANDS). A module is imported
 # only when one of its commands runs (or for --help): the deploy gate must not pay for the
-# Grafana SDK, the renderers and jsonschema, about 0.4 s of imports it never uses.
+# Grafana SDK, the renderers and jsonschema, imports it never uses (docs/performance.md).
 COMMAND_MODULES = {
     "validate": "spec_commands", "render": "spec_commands", "schema": "spec_commands",
     "push": "push", "status": "status", "gate": "status", "postmortem": "postmortem",

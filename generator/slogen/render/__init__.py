@@ -14,8 +14,8 @@ GENERATORS = (rules.generate, dashboards.generate, provisioning.generate)
 def render(spec: Spec) -> Bundle:
     """Every output file for `spec`, sorted by path; same spec, same bytes."""
     artifacts: list[Artifact] = []
-    # Hundreds of thousands of short-lived dicts and lists; without the collector re-traversing the
-    # model meanwhile, 10,000 SLOs render in 29 s instead of 35 s (gcpause.py, docs/performance.md).
+    # Hundreds of thousands of short-lived dicts and lists: the collector would re-traverse the
+    # model meanwhile (gcpause.py; figures in docs/performance.md).
     with gcpause.paused():
         for generate in GENERATORS:
             artifacts.extend(generate(spec))

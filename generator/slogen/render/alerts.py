@@ -1,6 +1,6 @@
 """Alert rules of one SLO: multi-window multi-burn-rate page and ticket, and the policy alerts.
 
-Burn-rate alerts follow the SRE workbook (windows.py holds the table): a severity fires when
+Burn-rate alerts follow the window table of slo/windows.py (sources in docs/rules.md): a severity fires when
 the error ratio exceeds `factor × budget` over both the long and the short window of any of
 its rows. Zero traffic records a ratio of 0, which never exceeds a threshold, so it fires
 nothing. Policy alerts (tickets) read the budget remaining: below the freeze threshold, and

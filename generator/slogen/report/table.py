@@ -1,6 +1,6 @@
 """Plain-text tables for the terminal: aligned columns and a coloured cell, fast at 10,000 rows.
 
-(rich took 15 s to lay out a 10,000-row status table; this takes a few tens of milliseconds.)
+(Laid out by slogen rather than a table library, for speed at that size: docs/performance.md.)
 Colour follows the usual conventions: `NO_COLOR` (any value) turns it off, `FORCE_COLOR`
 turns it on, otherwise only a terminal gets it.
 """

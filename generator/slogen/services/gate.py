@@ -61,7 +61,7 @@ def audit_record(snapshot: Snapshot, override: str, env: Mapping[str, str]) -> d
 
 def append_audit(path: str | os.PathLike[str], record: Mapping[str, Any], timeout: float = LOCK_TIMEOUT) -> None:
     """Append `record` as one JSON line, under an exclusive lock; AuditError if that is impossible."""
-    import filelock  # imported here: only an override needs it, and it costs ~50 ms at startup
+    import filelock  # imported here: only an override needs it, and the gate's startup should not pay for it
 
     line = json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"
     target = Path(path)

@@ -18,7 +18,7 @@ from slogen.slo.budget import NO_DATA, RULES_NOT_LOADED, Snapshot, budget_of
 # The series `fetch` reads, by role. Names come from the conventions module only. The period's
 # error ratio is not read: the rules record R = 1 − ratio ÷ budget from it in the same evaluation,
 # so ratio = (1 − R) × budget, and leaving it out cuts the answer (and Prometheus' work) by a
-# third: 20,000 series instead of 30,000 for 10,000 SLOs.
+# third: two series per SLO instead of three.
 SERIES = {"remaining": c.BUDGET_REMAINING, "burn_1h": c.BURN_RATE_1H, "coverage": c.PERIOD_COVERAGE}
 
 

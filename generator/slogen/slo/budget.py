@@ -210,7 +210,7 @@ def _coverage(value: float | None) -> float | None:
 
 @cache
 def _as_floats(objective: Fraction) -> tuple[float, float]:
-    # Fraction arithmetic costs microseconds; 10,000 SLOs share a handful of objectives.
+    # Fraction arithmetic is slow next to floats, and many SLOs share a handful of objectives.
     return float(objective), float(1 - objective)
 
 

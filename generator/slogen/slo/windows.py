@@ -1,8 +1,7 @@
 """Multi-window, multi-burn-rate alert windows, per SLO period, as data.
 
-Source: Google, *The Site Reliability Workbook*, ch. 5 "Alerting on SLOs", table 5-8
-("Recommended time windows and burn rates for 30-day SLOs"): page at 2 % of the budget spent
-in 1 h (5 m short window) or 5 % in 6 h (30 m); ticket at 10 % in 1 d (2 h) or 10 % in 3 d (6 h).
+The 30-day rows (where they come from: docs/rules.md): page at 2 % of the budget spent in
+1 h (5 m short window) or 5 % in 6 h (30 m); ticket at 10 % in 1 d (2 h) or 10 % in 3 d (6 h).
 
 A row is kept as the *share of the period's budget* it spends, so the burn-rate factor is
 `share × period / long window`: 14.4, 6, 3, 1 for 30 d; 13.44, 5.6, 2.8, 0.9333… for 28 d;
