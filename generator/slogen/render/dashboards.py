@@ -225,7 +225,7 @@ def _dashboard(spec: Spec, uid: str, title: str, slos: tuple[SLO, ...], common: 
     variables = g.Variables(gr.datasource, c.SLO_INFO, c.LABEL_SERVICE, c.LABEL_SLO, fixed_service=service)
     doc = g.build(g.Dashboard(uid, title, c.generated_header(spec.source), tuple(sorted({*gr.tags, c.MARKER_TAG})),
                               gr.refresh, gr.time, variables, panels, _links(slos)))
-    return Artifact(c.dashboard_file(uid), json_text(doc))
+    return Artifact(c.dashboard_file(uid), json_text(doc), doc)
 
 
 def generate(spec: Spec) -> list[Artifact]:

@@ -59,7 +59,8 @@ def generate(spec: Spec) -> list[Artifact]:
     out = []
     for service in spec.services:
         groups = [group for stage, build in stages.items() for group in _groups(service, stage, spec, build)]
-        out.append(Artifact(c.rule_file(service.name), yaml_text({"groups": groups}, source=spec.source)))
+        doc = {"groups": groups}
+        out.append(Artifact(c.rule_file(service.name), yaml_text(doc, source=spec.source), doc))
     return out
 
 

@@ -25,7 +25,7 @@ PAST = {CREATE: "created", UPDATE: "updated", UNCHANGED: "unchanged", DELETE: "d
 
 @dataclass(frozen=True)
 class Dashboard:
-    """One rendered dashboard: its uid, title and model, parsed from the artifact's exact text."""
+    """One rendered dashboard: its uid, title and model (the data its artifact carries)."""
 
     uid: str
     title: str
@@ -50,7 +50,7 @@ def dashboards(artifacts: Bundle) -> list[Dashboard]:
     for artifact in artifacts:
         if not (artifact.path.startswith(f"{DASHBOARD_DIR}/") and artifact.path.endswith(".json")):
             continue
-        model = json.loads(artifact.text)
+        model = artifact.data if artifact.data is not None else json.loads(artifact.text)
         if not isinstance(model, dict) or not model.get("uid"):
             raise SlogenError(f"{artifact.path}: rendered dashboard has no uid (a bug in slogen)")
         found.append(Dashboard(str(model["uid"]), str(model.get("title", "")), model, artifact.path))

@@ -25,7 +25,7 @@ import yaml
 
 from slogen import safefile
 from slogen.clients.prometheus import DEFAULT_URL, PrometheusClient, PrometheusError
-from slogen.render.artifact import Bundle
+from slogen.render.artifact import Artifact, Bundle
 from slogen.services.writer import DEFAULT_KEY, Transaction, plan
 
 RULES_DIR = "rules"
@@ -46,19 +46,25 @@ class HandoffReport:
     groups: list[str] = field(default_factory=list)
 
 
+def _rule_artifacts(artifacts: Bundle) -> list[Artifact]:
+    return [a for a in artifacts if a.path.startswith(f"{RULES_DIR}/") and a.path.endswith(RULE_SUFFIX)]
+
+
 def rule_files(artifacts: Bundle) -> dict[str, str]:
     """File name → text of every rendered rule file."""
-    return {PurePosixPath(a.path).name: a.text for a in artifacts
-            if a.path.startswith(f"{RULES_DIR}/") and a.path.endswith(RULE_SUFFIX)}
+    return {PurePosixPath(a.path).name: a.text for a in _rule_artifacts(artifacts)}
 
 
-def group_names(files: dict[str, str]) -> dict[str, str]:
-    """Rule group name → the file name it lives in."""
+def group_names(artifacts: Bundle) -> dict[str, str]:
+    """Rule group name → the file name it lives in, from the data each rule artifact carries.
+
+    An artifact made from text alone (no data) is parsed.
+    """
     out = {}
-    for name, text in files.items():
-        doc = yaml.safe_load(text) or {}
+    for artifact in _rule_artifacts(artifacts):
+        doc = artifact.data if artifact.data is not None else yaml.safe_load(artifact.text) or {}
         for group in doc.get("groups") or []:
-            out[str(group["name"])] = name
+            out[str(group["name"])] = PurePosixPath(artifact.path).name
     return out
 
 
@@ -163,7 +169,7 @@ def handoff(artifacts: Bundle, directory: Path, *, prometheus_url: str | None, r
                                       connect_retries=retries)
     try:
         reload(prom, transaction)
-        report.groups = confirm_loaded(prom, group_names(files), directory, prometheus_path=prometheus_path)
+        report.groups = confirm_loaded(prom, group_names(artifacts), directory, prometheus_path=prometheus_path)
     finally:
         if client is None:
             prom.close()
