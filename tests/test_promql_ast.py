@@ -386,3 +386,12 @@ def test_any_tree_parses_back_to_itself(node: a.Expr) -> None:
             text, message)
         return
     assert theirs(parsed) == ours(node), text
+
+
+@pytest.mark.parametrize("value", ["line1\nline2", 'say "hi"', "back\\slash", "cr\rlf", "tab\tand ünïcode", ""])
+def test_the_one_string_escaper_round_trips_through_a_promql_parser(value: str) -> None:
+    import promql_parser
+
+    assert "\n" not in a.quote(value)  # a label value never breaks a rule file's line
+    parsed = promql_parser.parse("x{label=" + a.quote(value) + "}")
+    assert [(m.name, m.value) for m in parsed.matchers.matchers] == [("label", value)]
