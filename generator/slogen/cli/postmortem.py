@@ -10,7 +10,7 @@ import click
 from slogen.cli.common import HttpUrl, beside_spec, fail, handle_errors, load_spec, spec_option
 from slogen.cli.notices import retry_notice
 from slogen.cli.status import TimeParam
-from slogen.clients.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL, PrometheusClient
+from slogen.clients.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL
 from slogen.report import formats
 from slogen.report import postmortem as pm
 from slogen.services import postmortem as pm_service
@@ -60,8 +60,8 @@ def new(title: str, spec_path: str, service: str | None, start: float | None, en
         now = time.time()
         if end > now:
             fail("--to is in the future: measure the impact once the incident is over", 2)
-        with PrometheusClient(prometheus_url, timeout=timeout, on_retry=retry_notice) as client:
-            impact = pm_service.measure(spec, slos, client, start, end, now, service=service)
+        impact = pm_service.measure_at(spec, slos, prometheus_url, start, end, now, timeout=timeout,
+                                       service=service, on_retry=retry_notice)
     text = pm.document(title, written_on, spec, slos, impact)
     path = pm_service.write(beside_spec(spec_path, directory, POSTMORTEM_DIR), pm.filename(title, written_on), text)
     click.echo(f"wrote {path}")

@@ -17,7 +17,7 @@ import click
 from slogen import conventions as c
 from slogen.cli.common import HttpUrl, beside_spec, handle_errors, load_spec, spec_option
 from slogen.cli.notices import retry_notice
-from slogen.clients.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL, PrometheusClient
+from slogen.clients.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL
 from slogen.errors import SlogenError, SpecError, UndecidedError
 from slogen.model import Spec
 from slogen.report import documents, formats, summary
@@ -81,10 +81,8 @@ def _remote_options(func: Any) -> Any:
 
 def _snapshot(spec: Spec, service: str | None, slo: str | None, url: str, timeout: float,
               when: float | None) -> budget.Snapshot:
-    slos = budget.select(spec, service, slo)
-    with PrometheusClient(url, timeout=timeout, on_retry=retry_notice) as client:
-        snapshot = status_service.fetch(slos, spec.policy, client, when if when is not None else time.time(),
-                                service=service, slo=slo)
+    snapshot = status_service.read(spec, url, timeout=timeout, at=when if when is not None else time.time(),
+                                   service=service, slo=slo, on_retry=retry_notice)
     for warning in snapshot.warnings:
         click.echo(f"warning: Prometheus: {warning}", err=True)
     return snapshot

@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from slogen.clients.http import RetryCallback
 from slogen.clients.prometheus import PrometheusClient
 from slogen.errors import SlogenError
 from slogen.model import SLO, Spec
@@ -34,6 +35,13 @@ def measure(spec: Spec, slos: Sequence[SLO], client: PrometheusClient, start: fl
         for b, a, n in zip(before.slos, after.slos, current.slos, strict=True)
     )
     return Impact(start, end, now, client.shown_url, rows)
+
+
+def measure_at(spec: Spec, slos: Sequence[SLO], url: str, start: float, end: float, now: float, *,
+               timeout: float, service: str | None = None, on_retry: RetryCallback | None = None) -> Impact:
+    """`measure` against the Prometheus at `url` (the client opened and closed here)."""
+    with PrometheusClient(url, timeout=timeout, on_retry=on_retry) as client:
+        return measure(spec, slos, client, start, end, now, service=service)
 
 
 def write(directory: str | os.PathLike[str], name: str, text: str) -> Path:

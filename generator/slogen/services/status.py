@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from slogen import conventions as c
+from slogen.clients.http import RetryCallback
 from slogen.clients.prometheus import PrometheusClient
-from slogen.model import SLO, Policy, identity_matchers
+from slogen.model import SLO, Policy, Spec, identity_matchers
 from slogen.promql.ast import Matcher, Selector, is_legacy_metric_name, render
-from slogen.slo.budget import NO_DATA, RULES_NOT_LOADED, Snapshot, budget_of
+from slogen.slo.budget import NO_DATA, RULES_NOT_LOADED, Snapshot, budget_of, select
 
 # The series `fetch` reads, by role. Names come from the conventions module only. The period's
 # error ratio is not read: the rules record R = 1 − ratio ÷ budget from it in the same evaluation,
@@ -60,3 +61,11 @@ def fetch(slos: Sequence[SLO], policy: Policy, client: PrometheusClient, at: flo
         budgets = [replace(b, missing=NO_DATA if (b.service, b.slo) in loaded else RULES_NOT_LOADED)
                    if b.state == c.UNKNOWN and not b.implausible else b for b in budgets]
     return Snapshot(at, tuple(budgets), tuple(result.warnings))
+
+
+def read(spec: Spec, url: str, *, timeout: float, at: float, service: str | None = None, slo: str | None = None,
+         on_retry: RetryCallback | None = None) -> Snapshot:
+    """The `status`/`gate` read: select the SLOs, then `fetch` them from the Prometheus at `url`."""
+    slos = select(spec, service, slo)
+    with PrometheusClient(url, timeout=timeout, on_retry=on_retry) as client:
+        return fetch(slos, spec.policy, client, at, service=service, slo=slo)
