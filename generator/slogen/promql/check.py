@@ -21,6 +21,7 @@ import promql_parser
 import re2
 
 from slogen.promql.ast import Matcher, Selector, is_legacy_label_name, is_legacy_metric_name, quote
+from slogen.promql.scan import quoted_end
 
 
 class PromQLSyntaxError(ValueError):
@@ -87,17 +88,8 @@ def strip_comments(text: str) -> str:
 
 
 def _string_end(text: str, pos: int) -> int:
-    quote_char = text[pos]
-    i = pos + 1
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and quote_char != "`":
-            i += 2
-            continue
-        if ch == quote_char:
-            return i + 1
-        i += 1
-    return len(text)  # unterminated: the parser reports it
+    end = quoted_end(text, pos)
+    return len(text) if end < 0 else end  # unterminated: the parser reports it
 
 
 def _raw_strings_quoted(text: str) -> str:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 
+from slogen.promql.scan import quoted_end
+
 GO_BUILTINS = frozenset({"and", "call", "html", "index", "slice", "js", "len", "not", "or", "print", "printf",
                          "println", "urlquery", "eq", "ge", "gt", "le", "lt", "ne"})
 # Prometheus' template functions (template/template.go); newer ones (toDuration, now, ...) are
@@ -100,19 +102,7 @@ def _action_end(text: str, start: int) -> int:
 
 
 def _quote_end(text: str, i: int) -> int:
-    quote = text[i]
-    j = i + 1
-    while j < len(text):
-        ch = text[j]
-        if ch == "\\" and quote != "`":
-            j += 2
-            continue
-        if ch == "\n" and quote != "`":
-            return -1
-        if ch == quote:
-            return j + 1
-        j += 1
-    return -1
+    return quoted_end(text, i, newline_ends=True)
 
 
 def _tokens(action: str, column: int) -> list[tuple[str, str]]:
