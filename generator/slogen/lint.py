@@ -5,7 +5,6 @@ from __future__ import annotations
 from slogen.model import SLO, ExprSLI, LatencySLI, RatioSLI, Spec
 from slogen.promql import PromQLSyntaxError, Selector, parse_expression, parse_selector
 from slogen.promql.check import selector_utf8_names
-from slogen.windows import windows_for
 
 _OPERATOR_PREFIXES = ('=~"', '!~"', '!="', '="')
 
@@ -15,7 +14,7 @@ def warnings(spec: Spec) -> list[str]:
     out = []
     for slo in spec.slos:
         out += _promql_notes(slo)
-        for row in windows_for(slo.window):
+        for row in slo.windows:
             threshold = row.factor(slo.window) * slo.error_budget
             if threshold >= 1:
                 out.append(

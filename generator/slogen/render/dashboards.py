@@ -20,7 +20,7 @@ from slogen.render import grafana_sdk as g
 from slogen.render import promql_builders as q
 from slogen.render.artifact import Artifact
 from slogen.render.encode import json_text
-from slogen.windows import windows_for
+from slogen.windows import BurnWindow, seconds
 
 # The dashboard's variables, as matchers every panel query carries.
 VARIABLE_MATCHERS = (e.Matcher(c.LABEL_SERVICE, "=~", f"${c.LABEL_SERVICE}"),
@@ -63,18 +63,19 @@ def _budget_steps(spec: Spec) -> tuple[g.Step, ...]:
 
 def _burn_steps(slos: Iterable[SLO]) -> tuple[g.Step, ...]:
     """Budget line 1, then each period's fastest ticket and page factors (the 1d and 1h rows)."""
-    return _burn_steps_for(frozenset(slo.window for slo in slos))
+    return _burn_steps_for(frozenset((slo.window, slo.windows) for slo in slos))
 
 
 @functools.cache
-def _burn_steps_for(periods: frozenset[str]) -> tuple[g.Step, ...]:
+def _burn_steps_for(periods: frozenset[tuple[str, tuple[BurnWindow, ...]]]) -> tuple[g.Step, ...]:
     lines: dict[float | int, str] = {1: "yellow"}
-    for period in sorted(periods):
-        rows = windows_for(period)
-        page = next(r for r in rows if r.severity == c.SEVERITY_PAGE)
-        ticket = next(r for r in rows if r.severity == c.SEVERITY_TICKET)
-        lines.setdefault(_num(ticket.factor(period)), "orange")
-        lines[_num(page.factor(period))] = "red"
+    for period, rows in sorted(periods, key=lambda p: (p[0], repr(p[1]))):
+        page = next((r for r in rows if r.severity == c.SEVERITY_PAGE), None)
+        ticket = next((r for r in rows if r.severity == c.SEVERITY_TICKET), None)
+        if ticket is not None:
+            lines.setdefault(_num(ticket.factor(period)), "orange")
+        if page is not None:
+            lines[_num(page.factor(period))] = "red"
     return ((None, "green"), *sorted(lines.items()))
 
 
@@ -94,7 +95,7 @@ def _budget_gauge(spec: Spec) -> g.Panel:
 
 
 def _days_gauge(spec: Spec) -> g.Panel:
-    longest = max(slo.window_days for slo in spec.slos)
+    longest = _num(max(slo.window_days for slo in spec.slos))
     return g.Panel(
         "gauge", TITLES[1],
         "Days until the error budget is spent if the last hour's burn rate continues. SLOs that are not "
@@ -160,7 +161,7 @@ def _table(spec: Spec, slos: tuple[SLO, ...]) -> g.Panel:
 
 
 def _history(slos: tuple[SLO, ...]) -> g.Panel:
-    periods = "/".join(sorted({slo.window for slo in slos}, key=lambda w: int(w[:-1])))
+    periods = "/".join(sorted({slo.window for slo in slos}, key=seconds))
     return g.Panel(
         "timeseries", TITLES[4],
         f"Availability (1 − error ratio) over a rolling 7 days and over each SLO's period ({periods}), against "

@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from slogen import conventions as c
 from slogen.durations import parse_duration
-from slogen.model import SLO, WINDOW_PLACEHOLDER, ExprSLI, LatencySLI, RatioSLI
+from slogen.model import SLO, WINDOW_PLACEHOLDER, ExprSLI, GaugeSLI, LatencySLI, RatioSLI
 from slogen.promql import (
     Agg,
     Binary,
@@ -89,21 +89,44 @@ def _counter_rate(selector: str, window: str) -> Agg:
     return sum_(rate(parse_selector(selector), window))
 
 
-def events_expr(slo: SLO, window: str) -> Agg:
-    """Events per second over `window` (for `expr` SLIs: the user's expression, in its own unit)."""
+def _gauge_per_second(func: str, sli: GaugeSLI, window: str) -> Binary:
+    # Samples per second, so a gauge's tiles add up like a counter's rates; over window − 1 ms so
+    # a sample on a tile boundary counts in one tile only.
+    samples = Range(Selector(sli.metric, sli.selector), tile_range(window))
+    return sum_(call(func, samples)) / int(parse_duration(window))
+
+
+def events_expr(slo: SLO, window: str) -> Agg | Binary:
+    """Events per second over `window` (for `expr` SLIs: the user's expression, in its own unit;
+    for gauges: samples per second)."""
     sli = slo.sli
     if isinstance(sli, RatioSLI):
         return _counter_rate(sli.total, window)
     if isinstance(sli, LatencySLI):
         return sum_(rate(latency_series(sli, "_count"), window))
-    assert isinstance(sli, ExprSLI)
+    if isinstance(sli, GaugeSLI):
+        return _gauge_per_second("count_over_time", sli, window)
     return sum_(user_expr(sli.total, window))
 
 
-def _good_expr(slo: SLO, window: str) -> Agg | None:
+def total_presence(slo: SLO) -> Expr:
+    """What exists exactly while the SLI's total events are measured: `absent()` of it alerts."""
+    sli = slo.sli
+    if isinstance(sli, RatioSLI):
+        return parse_selector(sli.total)
+    if isinstance(sli, LatencySLI):
+        return latency_series(sli, "_count")
+    if isinstance(sli, GaugeSLI):
+        return Selector(sli.metric, sli.selector)
+    return user_expr(sli.total, "5m")
+
+
+def _good_expr(slo: SLO, window: str) -> Agg | Binary | None:
     sli = slo.sli
     if isinstance(sli, LatencySLI):
         return sum_(rate(latency_series(sli, "_bucket", le_matcher(sli.threshold_seconds)), window))
+    if isinstance(sli, GaugeSLI):
+        return _gauge_per_second("sum_over_time", sli, window)
     if sli.good is None:
         return None
     if isinstance(sli, RatioSLI):
@@ -113,7 +136,7 @@ def _good_expr(slo: SLO, window: str) -> Agg | None:
 
 def _bad_expr(slo: SLO, window: str) -> Agg:
     sli = slo.sli
-    assert not isinstance(sli, LatencySLI) and sli.errors is not None
+    assert isinstance(sli, RatioSLI | ExprSLI) and sli.errors is not None
     if isinstance(sli, RatioSLI):
         return _counter_rate(sli.errors, window)
     return sum_(user_expr(sli.errors, window))
@@ -176,6 +199,12 @@ def duration_ms(ms: int) -> str:
 
 def _summed_over(func: str, samples: Range) -> Agg:
     return sum_(call(func, samples))
+
+
+def tiled_events(slo: SLO, window: str) -> Binary:
+    """Events over `window` (a count, not a rate) as the sum of the short tiles × the tile length."""
+    events = _summed_over("sum_over_time", Range(recorded(c.EVENTS_TILE, slo), tile_range(window)))
+    return events * int(parse_duration(c.SHORT_TILE))
 
 
 def tiled_ratio(slo: SLO, window: str) -> Binary:
