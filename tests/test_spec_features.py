@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 import yaml
+from test_promtool import alerts_at, check, counters, run
 
 from prom import needs_prometheus
 from slogen import conventions as c
 from slogen.render import render
 from slogen.spec import load, loads
-from test_promtool import alerts_at, check, counters, run
 
 pytestmark = needs_prometheus
 
@@ -291,3 +291,12 @@ def test_a_missing_or_broken_windows_file_is_named(tmp_path: Path) -> None:
 def test_new_fields_are_checked_at_their_place(old: str, new: str, expected: str) -> None:
     found = _problems(BASE.replace(old, new))
     assert any(expected in p for p in found), found
+
+
+def test_validate_warns_about_custom_rows_below_a_burn_of_1() -> None:
+    from slogen.lint import warnings
+    spec = loads(CUSTOM.replace("window: 30d", "window: 21d"))
+    found = [w for w in warnings(spec) if "burn-rate factor" in w]
+    # 10 % of a 21d budget in 3d is a burn of 0.1 × 7 = 0.7; every other row is above 1
+    assert found == ["api/availability: the ticket row 3d/6h has a burn-rate factor of 0.7 on a 21d period: it "
+                     "fires while the budget would still last the period; raise its budget_share to at least 3d/21d"]

@@ -22,6 +22,12 @@ def warnings(spec: Spec) -> list[str]:
                     f"fire: burning {float(row.factor(slo.window)):g}x a {float(slo.error_budget):.3%} budget needs "
                     f"an error ratio of {float(threshold):.0%}; raise the objective or shorten the window"
                 )
+            elif slo.alert_rows is not None and row.factor(slo.window) < 1:
+                out.append(
+                    f"{slo.service}/{slo.name}: the {row.severity} row {row.long}/{row.short} has a burn-rate factor "
+                    f"of {float(row.factor(slo.window)):.3g} on a {slo.window} period: it fires while the budget would "
+                    f"still last the period; raise its budget_share to at least {row.long}/{slo.window}"
+                )
     return out
 
 

@@ -95,6 +95,8 @@ def burn_rate_alerts(slo: SLO, spec: Spec, severity: str) -> list[dict[str, Any]
         if pending:
             rule["for"] = pending
         rule["labels"] = alert_labels(slo, severity, tier)
+        if len(by_for) > 1:  # rules of one name and label set would be duplicates: name the rows
+            rule["labels"][c.LABEL_ALERT_WINDOWS] = ",".join(r.long for r in group)
         rule["annotations"] = _annotations(slo, spec, severity, summary, _describe(slo, group))
         out.append(rule)
     return out
