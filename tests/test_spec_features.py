@@ -300,3 +300,57 @@ def test_validate_warns_about_custom_rows_below_a_burn_of_1() -> None:
     # 10 % of a 21d budget in 3d is a burn of 0.1 × 7 = 0.7; every other row is above 1
     assert found == ["api/availability: the ticket row 3d/6h has a burn-rate factor of 0.7 on a 21d period: it "
                      "fires while the budget would still last the period; raise its budget_share to at least 3d/21d"]
+
+
+def test_a_grouped_slo_alerts_only_for_the_group_that_burns(rules_dir: Path) -> None:
+    # Two routes: /pay fails 2 % (burn 20 > 14.4), /home is clean, and /new has traffic but no
+    # errors series at all. Every recording has one series per route; the page fires for /pay only,
+    # labelled with it; /home and /new read an error ratio of 0 (not absent).
+    def route(name: str, ok: str, bad: str | None) -> list[dict[str, str]]:
+        out = [{"series": f'http_requests_total{{job="api",route="{name}",code="200"}}', "values": ok}]
+        if bad is not None:
+            out.append({"series": f'http_requests_total{{job="api",route="{name}",code="500"}}', "values": bad})
+        return out
+
+    series = [*route("/pay", "0+980x90", "0+20x90"), *route("/home", "0+1000x90", "0+0x90"),
+              *route("/new", "0+500x90", None)]
+    ident = 'service="routes",slo="availability"'
+    run(rules_dir, "grouped", ["routes"], [{
+        "name": "one route burns", "interval": "1m", "input_series": series,
+        "promql_expr_test": [
+            check('round(slogen:sli_error:ratio_rate1h{service="routes"} * 10000)', "60m",
+                  [(f'{{route="/home",{ident}}}', 0), (f'{{route="/new",{ident}}}', 0),
+                   (f'{{route="/pay",{ident}}}', 200)]),
+            check('round(slogen:sli_events:tile_rate3m{service="routes"} * 60)', "60m",
+                  [(f'{{route="/home",{ident}}}', 1000), (f'{{route="/new",{ident}}}', 500),
+                   (f'{{route="/pay",{ident}}}', 1000)]),
+        ],
+        "alert_rule_test": [
+            alerts_at("30m", c.ALERT_PAGE, [firing(rules_dir, "routes", c.ALERT_PAGE, "2%", route="/pay")]),
+            alerts_at("30m", c.ALERT_TICKET, [firing(rules_dir, "routes", c.ALERT_TICKET, "2%", route="/pay")]),
+        ]}])
+
+
+@pytest.mark.parametrize(("group_by", "expected"), [
+    ("[slo]", "$.services[0].slos[0].group_by[0]: cannot group by 'slo': slogen sets it"),
+    ("[le]", "$.services[0].slos[0].group_by[0]: cannot group by 'le': slogen sets it"),
+    ("[team]", "$.services[0].slos[0].group_by[0]: cannot group by 'team': the spec's labels set it"),
+    ("[route, route]", "$.services[0].slos[0].group_by"),
+    ("['a-b']", "$.services[0].slos[0].group_by[0]"),
+    ("route", "$.services[0].slos[0].group_by"),
+])
+def test_group_by_problems_are_located(group_by: str, expected: str) -> None:
+    text = BASE.replace("    slos:\n", "    labels: {team: x}\n    slos:\n").replace(
+        "        objective: 99.9\n", f"        objective: 99.9\n        group_by: {group_by}\n")
+    found = _problems(text)
+    assert any(expected in p for p in found), found
+
+
+def test_validate_warns_when_the_selector_fixes_the_grouping_label() -> None:
+    from slogen.lint import warnings
+    spec = loads(BASE.replace("        objective: 99.9\n", "        objective: 99.9\n        group_by: [code, route]\n")
+                 .replace("errors: 'e_total', total: 't_total'", "errors: 'e_total{code=\"500\"}', "
+                          "total: 't_total{code=\"500\"}'"))
+    assert [w for w in warnings(spec) if "group_by" in w] == [
+        "api/availability: group_by 'code' is fixed to one value by the SLI's selectors (label=\"…\"): the SLO "
+        "has one group; drop it from group_by or widen the selector"]

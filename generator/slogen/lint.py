@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slogen.model import SLO, ExprSLI, LatencySLI, RatioSLI, Spec
+from slogen.model import SLO, ExprSLI, GaugeSLI, LatencySLI, RatioSLI, Spec
 from slogen.promql import PromQLSyntaxError, Selector, parse_expression, parse_selector
 from slogen.promql.check import selector_utf8_names
 
@@ -14,6 +14,7 @@ def warnings(spec: Spec) -> list[str]:
     out = []
     for slo in spec.slos:
         out += _promql_notes(slo)
+        out += _group_notes(slo)
         for row in slo.windows:
             threshold = row.factor(slo.window) * slo.error_budget
             if threshold >= 1:
@@ -29,6 +30,25 @@ def warnings(spec: Spec) -> list[str]:
                     f"still last the period; raise its budget_share to at least {row.long}/{slo.window}"
                 )
     return out
+
+
+def _fixed_labels(slo: SLO) -> set[str]:
+    """Labels the SLI's selectors match with `=`: one value each, so grouping by them makes one group."""
+    sli = slo.sli
+    selectors: list[Selector] = []
+    if isinstance(sli, RatioSLI):
+        selectors = [parse_selector(t) for t in (sli.total, sli.errors, sli.good) if t is not None]
+    elif isinstance(sli, LatencySLI | GaugeSLI):
+        selectors = [Selector(sli.metric, sli.selector)]
+    fixed = [{m.name for m in s.matchers if m.op == "="} for s in selectors]
+    return set.intersection(*fixed) if fixed else set()
+
+
+def _group_notes(slo: SLO) -> list[str]:
+    fixed = _fixed_labels(slo)
+    return [f"{slo.service}/{slo.name}: group_by {label!r} is fixed to one value by the SLI's selectors "
+            "(label=\"…\"): the SLO has one group; drop it from group_by or widen the selector"
+            for label in slo.group_by if label in fixed]
 
 
 def _promql_notes(slo: SLO) -> list[str]:

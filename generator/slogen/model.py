@@ -112,6 +112,7 @@ class SLO:
     labels: Labels = field(default_factory=lambda: frozen_labels(None))  # the service's, then the SLO's own
     alerting: Alerting = field(default_factory=Alerting)
     alert_rows: tuple[BurnWindow, ...] | None = None  # the spec's own alert windows; None: the period's defaults
+    group_by: tuple[str, ...] = ()  # one SLO per value of these labels of the SLI's series
 
     @property
     def windows(self) -> tuple[BurnWindow, ...]:

@@ -270,6 +270,7 @@ def semantic_problems(located: Located) -> list[Problem]:
                                                                 conventions.SHORT_TILE):
                     at((*where, "window") if "window" in slo else ("defaults", "alert_windows"),
                        f"{name}/{slo_name}: {message}")
+            _check_group_by(slo, service, where, at)
             slo_labels = slo.get("labels")
             if isinstance(slo_labels, dict):
                 for reserved in sorted(set(slo_labels) & conventions.RESERVED_LABELS, key=str):
@@ -282,6 +283,23 @@ def semantic_problems(located: Located) -> list[Problem]:
             if isinstance(alerting, dict):
                 _check_templates(alerting, (*where, "alerting"), at)
     return out
+
+
+def _check_group_by(slo: dict[str, Any], service: dict[str, Any], where: tuple[Any, ...], at: Any) -> None:
+    """Grouping labels come from the SLI's series: not slogen's own, not the bucket label, and not
+    one the spec sets on the rules (that would overwrite every group with one value)."""
+    group_by = slo.get("group_by")
+    if not isinstance(group_by, list):
+        return
+    fixed = {**(service.get("labels") or {}), **(slo.get("labels") or {})}
+    for i, label in enumerate(group_by):
+        if not isinstance(label, str):
+            continue
+        if label in conventions.RESERVED_LABELS or label in (conventions.LABEL_SEVERITY, "le"):
+            at((*where, "group_by", i), f"cannot group by {label!r}: slogen sets it")
+        elif label in fixed:
+            at((*where, "group_by", i), f"cannot group by {label!r}: the spec's labels set it on every rule, "
+                                        "so all groups would collapse into one")
 
 
 def _custom_rows(defaults: dict[str, Any], at: Any) -> tuple[windows.BurnWindow, ...] | None:
@@ -473,6 +491,7 @@ def _build_slo(doc: dict[str, Any], service: str, labels: Any, default_window: s
         labels=frozen_labels({**labels, **own}) if own else labels,
         alerting=_build_alerting(doc.get("alerting") or {}),
         alert_rows=rows,
+        group_by=tuple(doc.get("group_by", ())),
     )
 
 
