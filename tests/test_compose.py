@@ -289,6 +289,26 @@ def test_every_rendered_alert_reaches_the_receiver_of_its_severity(rendered: Pat
     assert c.SEVERITY_PAGE in seen
 
 
+def _inhibited(rule: dict[str, Any], labels: dict[str, str], firing: dict[str, str]) -> bool:
+    return (all(_matches(m, firing) for m in rule["source_matchers"])
+            and all(_matches(m, labels) for m in rule["target_matchers"])
+            and all(labels.get(k) == firing.get(k) for k in rule["equal"]))
+
+
+def test_a_page_inhibits_only_the_burn_rate_ticket_of_its_own_slo(rendered: Path) -> None:
+    config = load(AM_CONFIG)
+    alerts = [{"alertname": r["alert"], **{k: str(v) for k, v in r["labels"].items()}}
+              for f in sorted((rendered / "rules").iterdir()) for g in load(f)["groups"]
+              for r in g["rules"] if "alert" in r]
+    pages = [a for a in alerts if a["alertname"] == c.ALERT_PAGE]
+    assert pages
+    for page in pages:
+        for alert in alerts:
+            inhibited = any(_inhibited(rule, alert, page) for rule in config["inhibit_rules"])
+            same_slo = (alert["service"], alert["slo"]) == (page["service"], page["slo"])
+            assert inhibited == (same_slo and alert["alertname"] == c.ALERT_TICKET), (page, alert)
+
+
 def test_route_helper_follows_alertmanager_semantics() -> None:
     tree = {"receiver": "d", "routes": [{"receiver": "a", "matchers": ['x=~"1|2"']},
                                         {"receiver": "b", "matchers": ['x!="3"']}]}

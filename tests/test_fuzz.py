@@ -19,6 +19,11 @@ from slogen.spec.lint import warnings
 from slogen.spec.load import loads
 
 BASE = yaml.safe_load((ROOT / "slos.yaml").read_text())
+# The spec additions too: tuned alerts, SLO labels, periods without a table, a gauge, inline windows.
+FEATURES = yaml.safe_load((ROOT / "tests/promtool/features.yaml").read_text())
+FEATURES["defaults"]["alert_windows"] = [
+    {"severity": "page", "long": "1h", "short": "5m", "budget_share": "2%", "for": "1m"},
+    {"severity": "ticket", "long": "3d", "short": "6h", "budget_share": 0.1}]
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
@@ -41,14 +46,15 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
-PATHS = _paths(BASE)
+PATHS = {id(BASE): _paths(BASE), id(FEATURES): _paths(FEATURES)}
 
 
 @st.composite
 def mutated(draw: st.DrawFn) -> str:
-    doc = copy.deepcopy(BASE)
+    base = draw(st.sampled_from([BASE, FEATURES]))
+    doc = copy.deepcopy(base)
     for _ in range(draw(st.integers(1, 4))):
-        path = draw(st.sampled_from(PATHS))
+        path = draw(st.sampled_from(PATHS[id(base)]))
         action = draw(st.sampled_from(["replace", "delete", "add"]))
         parent: Any = doc
         try:

@@ -87,9 +87,10 @@ CASES = {
     "objective 0": (VALID.replace("objective: 99.9", "objective: 0"),
                     ["s.yaml:7:20: $.services[0].slos[0].objective: objective 0 is out of range: give a "
                      "percent strictly between 0 and 100, e.g. 99.9"]),
-    "unsupported window": (VALID.replace("objective: 99.9", "objective: 99.9\n        window: 31d"),
-                           ["s.yaml:8:17: $.services[0].slos[0].window: unsupported window '31d'; use one of "
-                            "7d, 14d, 28d, 30d, 90d"]),
+    "unsupported window": (VALID.replace("objective: 99.9", "objective: 99.9\n        window: 401d"),
+                           ["s.yaml:8:17: $.services[0].slos[0].window: '401d' is outside 1d to 400d"]),
+    "window not whole hours": (VALID.replace("objective: 99.9", "objective: 99.9\n        window: 90m"),
+                               ["s.yaml:8:17: $.services[0].slos[0].window: '90m' is not a whole number of hours"]),
     "duplicate service": (VALID + VALID.split("services:\n")[1],
                           ["s.yaml:12:11: $.services[1].name: duplicate service name 'api' (first at "
                            "$.services[0])"]),

@@ -14,9 +14,15 @@ LABEL_SERVICE = "service"
 LABEL_SLO = "slo"
 LABEL_SEVERITY = "severity"
 IDENTITY_LABELS = (LABEL_SERVICE, LABEL_SLO)  # on every recorded series and alert of an SLO
-RESERVED_LABELS = frozenset({LABEL_SERVICE, LABEL_SLO, "__name__"})
+LABEL_ALERT_TIER = "slo_alert_tier"  # stable whatever `severity` is renamed to: Alertmanager inhibits by it
+LABEL_ALERT_WINDOWS = "slo_alert_windows"  # on a burn-rate alert split by `for`: its rows' long windows
+RESERVED_LABELS = frozenset({LABEL_SERVICE, LABEL_SLO, LABEL_ALERT_TIER, LABEL_ALERT_WINDOWS, "__name__"})
 SEVERITY_PAGE = "page"
 SEVERITY_TICKET = "ticket"
+TIER_PAGE = "page"  # the burn-rate page
+TIER_TICKET = "ticket"  # the burn-rate ticket
+TIER_POLICY = "policy"  # budget below the freeze threshold, budget exhausted
+TIER_ABSENT = "absent"  # the SLI's total series is missing
 
 # ------------------------------------------------------------------ recorded series
 NAMESPACE = "slogen"
@@ -67,6 +73,7 @@ ALERT_PAGE = "SLOErrorBudgetBurnPage"
 ALERT_TICKET = "SLOErrorBudgetBurnTicket"
 ALERT_FREEZE = "SLOErrorBudgetFreeze"
 ALERT_EXHAUSTED = "SLOErrorBudgetExhausted"
+ALERT_ABSENT = "SLOMetricAbsent"
 
 
 # ------------------------------------------------------------------ rule groups and files

@@ -9,6 +9,7 @@ from types import MappingProxyType
 
 from slogen.conventions import LABEL_SERVICE, LABEL_SLO
 from slogen.promql.ast import Matcher
+from slogen.slo.windows import BurnWindow, seconds, windows_for
 
 Labels = Mapping[str, str]
 
@@ -35,9 +36,9 @@ def percent_fraction(percent: float | str) -> Fraction:
     return Fraction(str(percent)) / 100
 
 
-def period_days(period: str) -> int:
-    """Days in an SLO period such as `30d` (periods are whole days: the schema's enum)."""
-    return int(period.removesuffix("d"))
+def period_days(period: str) -> Fraction:
+    """Days in an SLO period such as `30d`, `4w` or `36h` (whole hours: 36h is 3/2)."""
+    return Fraction(seconds(period), 86400)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,15 @@ class ExprSLI:
     good: str | None = None
 
 
-SLI = RatioSLI | LatencySLI | ExprSLI
+@dataclass(frozen=True)
+class GaugeSLI:
+    """A 0/1 gauge sampled by Prometheus (e.g. `probe_success`): each sample is one event, 0 is an error."""
+
+    metric: str
+    selector: tuple[Matcher, ...] = ()
+
+
+SLI = RatioSLI | LatencySLI | ExprSLI | GaugeSLI
 
 
 @dataclass(frozen=True)
@@ -85,16 +94,27 @@ class AlertOverride:
     disable: bool = False
     labels: Labels = field(default_factory=lambda: frozen_labels(None))
     annotations: Labels = field(default_factory=lambda: frozen_labels(None))
+    for_: str | None = None  # pending period (`for:`) of the burn-rate alert; None fires at once
+
+
+@dataclass(frozen=True)
+class AbsentAlert:
+    """The alert on a missing SLI: the total series absent for `for_` (on unless disabled)."""
+
+    disable: bool = False
+    for_: str = "10m"
 
 
 @dataclass(frozen=True)
 class Alerting:
-    """Alert labels and annotations shared by both severities, plus per-severity overrides."""
+    """Alert labels and annotations shared by both severities, per-severity overrides, and tuning."""
 
     labels: Labels = field(default_factory=lambda: frozen_labels(None))
     annotations: Labels = field(default_factory=lambda: frozen_labels(None))
     page: AlertOverride = field(default_factory=AlertOverride)
     ticket: AlertOverride = field(default_factory=AlertOverride)
+    min_events: int = 0  # burn-rate alerts stay silent while the long window saw fewer events
+    absent: AbsentAlert = field(default_factory=AbsentAlert)
 
 
 @dataclass(frozen=True)
@@ -107,8 +127,15 @@ class SLO:
     window: str  # e.g. "30d"
     sli: SLI
     description: str = ""
-    labels: Labels = field(default_factory=lambda: frozen_labels(None))  # the service's labels
+    labels: Labels = field(default_factory=lambda: frozen_labels(None))  # the service's, then the SLO's own
     alerting: Alerting = field(default_factory=Alerting)
+    alert_rows: tuple[BurnWindow, ...] | None = None  # the spec's own alert windows; None: the period's defaults
+    group_by: tuple[str, ...] = ()  # one SLO per value of these labels of the SLI's series
+
+    @property
+    def windows(self) -> tuple[BurnWindow, ...]:
+        """The burn-rate alert rows of this SLO."""
+        return self.alert_rows if self.alert_rows is not None else windows_for(self.window)
 
     @property
     def error_budget(self) -> Fraction:
@@ -121,14 +148,14 @@ class SLO:
         return float(self.objective * 100)
 
     @property
-    def window_days(self) -> int:
-        """The SLO period in days."""
+    def window_days(self) -> Fraction:
+        """The SLO period in days (whole hours, so 36h is 3/2)."""
         return period_days(self.window)
 
     @property
     def sli_kind(self) -> str:
-        """`ratio`, `latency` or `expr`."""
-        return {RatioSLI: "ratio", LatencySLI: "latency", ExprSLI: "expr"}[type(self.sli)]
+        """`ratio`, `latency`, `expr` or `gauge`."""
+        return {RatioSLI: "ratio", LatencySLI: "latency", ExprSLI: "expr", GaugeSLI: "gauge"}[type(self.sli)]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from slogen import conventions as c
 from slogen.model import SLO, AlertOverride, Spec, percent_fraction
-from slogen.promql import Expr, Paren, and_, binary, gotemplate, number_text, or_, render
+from slogen.promql import Expr, Paren, and_, binary, call, gotemplate, number_text, or_, render
 from slogen.render import promql_builders as q
 from slogen.slo import windows
 
@@ -33,14 +33,14 @@ def _override(slo: SLO, severity: str) -> AlertOverride:
     return slo.alerting.page if severity == c.SEVERITY_PAGE else slo.alerting.ticket
 
 
-def alert_labels(slo: SLO, severity: str) -> dict[str, str]:
-    """service, slo, severity, the service's labels, then the spec's alert labels and the severity's
-    own (which may override `severity`). Burn-rate expressions are summed to no labels, so the
-    rule's labels are the alert's whole identity."""
-    # the service's labels are data: Prometheus would expand them as templates, so keep them literal
-    service_labels = {k: gotemplate.literal(v) for k, v in slo.labels.items()}
-    return {c.LABEL_SERVICE: slo.service, c.LABEL_SLO: slo.name, c.LABEL_SEVERITY: severity, **service_labels,
-            **dict(slo.alerting.labels), **dict(_override(slo, severity).labels)}
+def alert_labels(slo: SLO, severity: str, tier: str) -> dict[str, str]:
+    """service, slo, severity, the SLO's labels, then the spec's alert labels and the severity's
+    own (which may override `severity`), and last the tier (which nothing overrides). Burn-rate
+    expressions are summed to no labels, so the rule's labels are the alert's whole identity."""
+    # the SLO's labels are data: Prometheus would expand them as templates, so keep them literal
+    slo_labels = {k: gotemplate.literal(v) for k, v in slo.labels.items()}
+    return {c.LABEL_SERVICE: slo.service, c.LABEL_SLO: slo.name, c.LABEL_SEVERITY: severity, **slo_labels,
+            **dict(slo.alerting.labels), **dict(_override(slo, severity).labels), c.LABEL_ALERT_TIER: tier}
 
 
 def _annotations(slo: SLO, spec: Spec, severity: str, summary: str, description: str) -> dict[str, str]:
@@ -51,16 +51,20 @@ def _annotations(slo: SLO, spec: Spec, severity: str, summary: str, description:
 def window_ratio(slo: SLO, window: str) -> Expr:
     """The error ratio over `window` as the alerts read it: the sli group's recording for the raw
     windows, else summed from the short tiles. Summed so every row has the same (empty) label set."""
-    if window in windows.raw_windows(slo.window):
+    if window in windows.raw_windows(slo.windows):
         return q.series(c.error_ratio(window), slo)
     return q.tiled_ratio(slo, window)
 
 
 def burn_condition(slo: SLO, row: windows.BurnWindow) -> Paren:
-    """`(ratio(long) > t and ratio(short) > t)` with t = factor × budget printed exactly."""
+    """`(ratio(long) > t and ratio(short) > t)` with t = factor × budget printed exactly, and with
+    `min_events` set, `and events(long) >= min_events`."""
     threshold = row.factor(slo.window) * slo.error_budget
-    return Paren(and_(binary(">", window_ratio(slo, row.long), threshold),
-                      binary(">", window_ratio(slo, row.short), threshold)))
+    terms: list[Expr] = [binary(">", window_ratio(slo, row.long), threshold),
+                         binary(">", window_ratio(slo, row.short), threshold)]
+    if slo.alerting.min_events:
+        terms.append(binary(">=", q.tiled_events(slo, row.long), slo.alerting.min_events))
+    return Paren(and_(*terms))
 
 
 def _describe(slo: SLO, rows: list[windows.BurnWindow]) -> str:
@@ -72,17 +76,47 @@ def _describe(slo: SLO, rows: list[windows.BurnWindow]) -> str:
 
 
 def burn_rate_alerts(slo: SLO, spec: Spec, severity: str) -> list[dict[str, Any]]:
-    """The page or ticket alert of `slo` (none if the spec disables it)."""
-    if _override(slo, severity).disable:
+    """The page or ticket alert of `slo` (none if the spec disables it or it has no rows): one rule,
+    or one per distinct pending period when rows set their own `for`."""
+    override = _override(slo, severity)
+    rows = [r for r in slo.windows if r.severity == severity]
+    if override.disable or not rows:
         return []
-    name, speed = (c.ALERT_PAGE, "fast") if severity == c.SEVERITY_PAGE else (c.ALERT_TICKET, "steadily")
-    rows = [r for r in windows.windows_for(slo.window) if r.severity == severity]
+    name, speed, tier = ((c.ALERT_PAGE, "fast", c.TIER_PAGE) if severity == c.SEVERITY_PAGE
+                         else (c.ALERT_TICKET, "steadily", c.TIER_TICKET))
     summary = f"{slo.service}/{slo.name} is burning its {slo.window} error budget {speed}"
+    by_for: dict[str | None, list[windows.BurnWindow]] = {}
+    for row in rows:
+        by_for.setdefault(row.for_ or override.for_, []).append(row)
+    out = []
+    for pending, group in by_for.items():
+        rule: dict[str, Any] = {"alert": name, "expr": render(or_(*(burn_condition(slo, r) for r in group)),
+                                                              layout="lines")}
+        if pending:
+            rule["for"] = pending
+        rule["labels"] = alert_labels(slo, severity, tier)
+        if len(by_for) > 1:  # rules of one name and label set would be duplicates: name the rows
+            rule["labels"][c.LABEL_ALERT_WINDOWS] = ",".join(r.long for r in group)
+        rule["annotations"] = _annotations(slo, spec, severity, summary, _describe(slo, group))
+        out.append(rule)
+    return out
+
+
+def absent_alert(slo: SLO, spec: Spec) -> list[dict[str, Any]]:
+    """The alert on a missing SLI: its total series absent for `absent.for` (not on zero traffic:
+    an idle counter is present). A ticket: no data is no measurement, not a burning budget."""
+    if slo.alerting.absent.disable:
+        return []
+    who = f"{slo.service}/{slo.name}"
     return [{
-        "alert": name,
-        "expr": render(or_(*(burn_condition(slo, r) for r in rows)), layout="lines"),
-        "labels": alert_labels(slo, severity),
-        "annotations": _annotations(slo, spec, severity, summary, _describe(slo, rows)),
+        "alert": c.ALERT_ABSENT, "expr": render(call("absent", q.total_presence(slo))),
+        "for": slo.alerting.absent.for_,
+        "labels": alert_labels(slo, c.SEVERITY_TICKET, c.TIER_ABSENT),
+        "annotations": _annotations(
+            slo, spec, c.SEVERITY_TICKET, f"{who}: the SLI's series are missing",
+            f"{who} has had no series for its SLI's total events for {slo.alerting.absent.for_}: its error "
+            "budget is not being measured. Check the scrape target, the metric name and the selector "
+            "(`slogen check --live` lists what is missing)."),
     }]
 
 
@@ -97,13 +131,13 @@ def policy_alerts(slo: SLO, spec: Spec) -> list[dict[str, Any]]:
     who = f"{slo.service}/{slo.name}"
     return [
         {"alert": c.ALERT_FREEZE, "expr": render(below_freeze), "for": POLICY_FOR,
-         "labels": alert_labels(slo, c.SEVERITY_TICKET),
+         "labels": alert_labels(slo, c.SEVERITY_TICKET, c.TIER_POLICY),
          "annotations": _annotations(
              slo, spec, c.SEVERITY_TICKET, f"{who}: error budget below the {freeze:g}% freeze threshold",
              f"{who} has {{{{ $value | humanizePercentage }}}} of its {slo.window} error budget left, below the "
              f"deploy policy's freeze threshold of {freeze:g}%: releases should stop except fixes.")},
         {"alert": c.ALERT_EXHAUSTED, "expr": render(binary("<", remaining, 0)), "for": POLICY_FOR,
-         "labels": alert_labels(slo, c.SEVERITY_TICKET),
+         "labels": alert_labels(slo, c.SEVERITY_TICKET, c.TIER_POLICY),
          "annotations": _annotations(
              slo, spec, c.SEVERITY_TICKET, f"{who}: error budget exhausted",
              f"{who} has spent more than its whole {slo.window} error budget (remaining "

@@ -119,6 +119,8 @@ class Variables:
     service_label: str
     slo_label: str
     fixed_service: str | None = None  # per-service dashboards: a hidden constant
+    group_labels: tuple[str, ...] = ()  # one more variable each, filled from `group_metric`'s labels
+    group_metric: str = ""
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,9 @@ def _variables(v: Variables) -> list[cogbuilder.Builder[dm.VariableModel]]:
     chosen = e.Selector(v.info_metric, (e.Matcher(v.service_label, "=~", f"${v.service_label}"),))
     slo_query = _label_values(chosen, v.slo_label)
     out.append(_label_variable(v.slo_label, "SLO", slo_query))
+    chosen_slo = e.Selector(v.group_metric, (*chosen.matchers, e.Matcher(v.slo_label, "=~", f"${v.slo_label}")))
+    for label in v.group_labels:
+        out.append(_label_variable(label, label, _label_values(chosen_slo, label)))
     return out
 
 

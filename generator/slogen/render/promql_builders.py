@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from slogen import conventions as c
 from slogen.durations import parse_duration
-from slogen.model import SLO, WINDOW_PLACEHOLDER, ExprSLI, LatencySLI, RatioSLI, identity_matchers
+from slogen.model import SLO, WINDOW_PLACEHOLDER, ExprSLI, GaugeSLI, LatencySLI, RatioSLI, identity_matchers
 from slogen.promql import (
     Agg,
     Binary,
@@ -54,9 +54,15 @@ def recorded(name: str, slo: SLO) -> Selector:
     return Selector(name, id_matchers(slo))
 
 
+def grouped_sum(slo: SLO, expr: Expr) -> Agg:
+    """`sum(expr)`, or `sum by (<group_by>) (expr)` for a grouped SLO: one series per group."""
+    return sum_(expr, by=slo.group_by or None)
+
+
 def series(name: str, slo: SLO) -> Agg:
-    """A recorded series of `slo`, summed so the result has no labels (safe to combine)."""
-    return sum_(recorded(name, slo))
+    """A recorded series of `slo`, summed so the result has no labels but the SLO's grouping ones
+    (safe to combine)."""
+    return grouped_sum(slo, recorded(name, slo))
 
 
 def latency_series(sli: LatencySLI, suffix: str, *extra: Matcher) -> Selector:
@@ -78,40 +84,63 @@ def user_expr(text: str, window: str) -> Raw:
     return Raw(text.strip().replace(WINDOW_PLACEHOLDER, window))
 
 
-def _counter_rate(selector: str, window: str) -> Agg:
+def _counter_rate(slo: SLO, selector: str, window: str) -> Agg:
     # A ratio SLI's selector is checked and stored canonically by the spec loader; parsed back
     # here (cached) so the rule holds it as a Selector, not as text.
-    return sum_(rate(parse_selector(selector), window))
+    return grouped_sum(slo, rate(parse_selector(selector), window))
 
 
-def events_expr(slo: SLO, window: str) -> Agg:
-    """Events per second over `window` (for `expr` SLIs: the user's expression, in its own unit)."""
+def _gauge_per_second(func: str, slo: SLO, sli: GaugeSLI, window: str) -> Binary:
+    # Samples per second, so a gauge's tiles add up like a counter's rates; over window − 1 ms so
+    # a sample on a tile boundary counts in one tile only.
+    samples = Range(Selector(sli.metric, sli.selector), tile_range(window))
+    return grouped_sum(slo, call(func, samples)) / int(parse_duration(window))
+
+
+def events_expr(slo: SLO, window: str) -> Agg | Binary:
+    """Events per second over `window` (for `expr` SLIs: the user's expression, in its own unit;
+    for gauges: samples per second)."""
     sli = slo.sli
     if isinstance(sli, RatioSLI):
-        return _counter_rate(sli.total, window)
+        return _counter_rate(slo, sli.total, window)
     if isinstance(sli, LatencySLI):
-        return sum_(rate(latency_series(sli, "_count"), window))
-    assert isinstance(sli, ExprSLI)
-    return sum_(user_expr(sli.total, window))
+        return grouped_sum(slo, rate(latency_series(sli, "_count"), window))
+    if isinstance(sli, GaugeSLI):
+        return _gauge_per_second("count_over_time", slo, sli, window)
+    return grouped_sum(slo, user_expr(sli.total, window))
 
 
-def _good_expr(slo: SLO, window: str) -> Agg | None:
+def total_presence(slo: SLO) -> Expr:
+    """What exists exactly while the SLI's total events are measured: `absent()` of it alerts."""
+    sli = slo.sli
+    if isinstance(sli, RatioSLI):
+        return parse_selector(sli.total)
+    if isinstance(sli, LatencySLI):
+        return latency_series(sli, "_count")
+    if isinstance(sli, GaugeSLI):
+        return Selector(sli.metric, sli.selector)
+    return user_expr(sli.total, "5m")
+
+
+def _good_expr(slo: SLO, window: str) -> Agg | Binary | None:
     sli = slo.sli
     if isinstance(sli, LatencySLI):
-        return sum_(rate(latency_series(sli, "_bucket", le_matcher(sli.threshold_seconds)), window))
+        return grouped_sum(slo, rate(latency_series(sli, "_bucket", le_matcher(sli.threshold_seconds)), window))
+    if isinstance(sli, GaugeSLI):
+        return _gauge_per_second("sum_over_time", slo, sli, window)
     if sli.good is None:
         return None
     if isinstance(sli, RatioSLI):
-        return _counter_rate(sli.good, window)
-    return sum_(user_expr(sli.good, window))
+        return _counter_rate(slo, sli.good, window)
+    return grouped_sum(slo, user_expr(sli.good, window))
 
 
 def _bad_expr(slo: SLO, window: str) -> Agg:
     sli = slo.sli
-    assert not isinstance(sli, LatencySLI) and sli.errors is not None
+    assert isinstance(sli, RatioSLI | ExprSLI) and sli.errors is not None
     if isinstance(sli, RatioSLI):
-        return _counter_rate(sli.errors, window)
-    return sum_(user_expr(sli.errors, window))
+        return _counter_rate(slo, sli.errors, window)
+    return grouped_sum(slo, user_expr(sli.errors, window))
 
 
 # Divisor floor: `x / clamp_min(events, FLOOR)` is exactly x ÷ events for any real traffic and 0
@@ -123,9 +152,10 @@ def _per_event(errors: Expr, events: Expr) -> Binary:
     return errors / clamp_min(events, NO_TRAFFIC_FLOOR)
 
 
-def _or_zero(expr: Expr) -> Paren:
-    """`(expr or vector(0))`: absent reads as 0."""
-    return Paren(or_(expr, vector(0)))
+def _or_zero(expr: Expr, slo: SLO, events: Expr) -> Paren:
+    """`(expr or vector(0))`: absent reads as 0. Grouped, `(expr or 0 * events)`: a group with
+    events and no `expr` series reads as 0 (a label-less 0 would match no group)."""
+    return Paren(or_(expr, 0 * events if slo.group_by else vector(0)))
 
 
 def errors_expr(slo: SLO, window: str) -> Agg | Call:
@@ -140,16 +170,18 @@ def errors_expr(slo: SLO, window: str) -> Agg | Call:
     good = _good_expr(slo, window)
     if good is None:
         return _bad_expr(slo, window)
-    return clamp_min(events_expr(slo, window) - _or_zero(good), 0)
+    events = events_expr(slo, window)
+    return clamp_min(events - _or_zero(good, slo, events), 0)
 
 
 def raw_ratio_expr(slo: SLO, window: str) -> Binary:
     """errors ÷ events over `window` read from the raw counters in one rule: 0 on no traffic,
     0 errors while the errors selector has no series, absent when the events are absent."""
     errors: Expr = errors_expr(slo, window)
+    events = events_expr(slo, window)
     if _good_expr(slo, window) is None:
-        errors = _or_zero(errors)
-    return _per_event(errors, events_expr(slo, window))
+        errors = _or_zero(errors, slo, events)
+    return _per_event(errors, events)
 
 
 @functools.cache  # a handful of distinct windows, asked for by every SLO's alert and budget rules
@@ -169,16 +201,22 @@ def duration_ms(ms: int) -> str:
     return "".join(out)
 
 
-def _summed_over(func: str, samples: Range) -> Agg:
-    return sum_(call(func, samples))
+def _summed_over(func: str, samples: Range, slo: SLO) -> Agg:
+    return grouped_sum(slo, call(func, samples))
+
+
+def tiled_events(slo: SLO, window: str) -> Binary:
+    """Events over `window` (a count, not a rate) as the sum of the short tiles × the tile length."""
+    events = _summed_over("sum_over_time", Range(recorded(c.EVENTS_TILE, slo), tile_range(window)), slo)
+    return events * int(parse_duration(c.SHORT_TILE))
 
 
 def tiled_ratio(slo: SLO, window: str) -> Binary:
     """errors ÷ events over `window` as sums of the short tiles (at most one tile late)."""
     rng = tile_range(window)
-    errors = _summed_over("sum_over_time", Range(recorded(c.ERRORS_TILE, slo), rng))
-    events = _summed_over("sum_over_time", Range(recorded(c.EVENTS_TILE, slo), rng))
-    return _per_event(_or_zero(errors), events)
+    errors = _summed_over("sum_over_time", Range(recorded(c.ERRORS_TILE, slo), rng), slo)
+    events = _summed_over("sum_over_time", Range(recorded(c.EVENTS_TILE, slo), rng), slo)
+    return _per_event(_or_zero(errors, slo, events), events)
 
 
 # An hour tile is recorded every 30m; the subquery takes, at each whole hour, the newest one
@@ -196,14 +234,14 @@ def _hour_picks(name: str, slo: SLO, window: str) -> Range:
 def hour_ratio(slo: SLO, window: str) -> Expr:
     """errors ÷ events over `window` from one hour tile per whole hour; until the first hour tile
     exists, the 1h ratio recorded by the sli group (the budget of the history measured so far)."""
-    errors = _summed_over("sum_over_time", _hour_picks(c.ERRORS_HOUR, slo, window))
-    events = _summed_over("sum_over_time", _hour_picks(c.EVENTS_HOUR, slo, window))
-    return or_(_per_event(_or_zero(errors), events), series(c.error_ratio(c.HOUR_TILE), slo))
+    errors = _summed_over("sum_over_time", _hour_picks(c.ERRORS_HOUR, slo, window), slo)
+    events = _summed_over("sum_over_time", _hour_picks(c.EVENTS_HOUR, slo, window), slo)
+    return or_(_per_event(_or_zero(errors, slo, events), events), series(c.error_ratio(c.HOUR_TILE), slo))
 
 
 def hour_coverage(slo: SLO, window: str) -> Expr:
     """Share of `window` the hour tiles cover; 1h ÷ window while the 1h ratio stands in for them."""
     hours = int(parse_duration(window) // 3600)
-    picks = _summed_over("count_over_time", _hour_picks(c.EVENTS_HOUR, slo, window))
+    picks = _summed_over("count_over_time", _hour_picks(c.EVENTS_HOUR, slo, window), slo)
     fallback = 0 * series(c.error_ratio(c.HOUR_TILE), slo) + Fraction(1, hours)
     return or_(picks / hours, fallback)

@@ -5,7 +5,8 @@ data flows. No rule reads a series recorded by its own group: Prometheus shows a
 rules what its earlier rules recorded in the same evaluation, but vmalert and rulers that write
 remotely do not, so the rules are exact on all of them only when every read crosses a group.
 
-* `sli` (1m, raw counters): the error ratios over the fastest page pair (5m, 1h).
+* `sli` (1m, raw counters): the error ratios over the fastest page pair and 5m and 1h; the alert
+  on a missing SLI.
 * `tiles` (3m, raw): the short tiles, 3m events and errors rates; and the SLO's constants.
 * `hours` (30m, raw): the hour tiles, 1h events and errors rates.
 * `alerts` (1m; reads sli, tiles): the 1h burn rate; the page alert, whose 6h/30m windows are
@@ -83,8 +84,10 @@ def record(name: str, expr: Expr, slo: SLO, extra: dict[str, str] | None = None)
 
 
 def sli_rules(slo: SLO, spec: Spec) -> list[Rule]:
-    """The raw-counter windows' error ratios (0 on no traffic, absent with no total series)."""
-    return [record(c.error_ratio(w), q.raw_ratio_expr(slo, w), slo) for w in windows.raw_windows(slo.window)]
+    """The raw-counter windows' error ratios (0 on no traffic, absent with no total series), then
+    the alert on a missing total series (it reads raw series too)."""
+    ratios = [record(c.error_ratio(w), q.raw_ratio_expr(slo, w), slo) for w in windows.raw_windows(slo.windows)]
+    return [*ratios, *alerts.absent_alert(slo, spec)]
 
 
 def tile_rules(slo: SLO, spec: Spec) -> list[Rule]:

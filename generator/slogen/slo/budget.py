@@ -95,7 +95,7 @@ class SLOBudget:
     slo: str
     objective: float  # ratio, 0.999
     window: str  # "30d"
-    window_days: int
+    window_days: float
     error_ratio: float | None  # event-weighted over the window; None = no data
     remaining: float | None  # ratio
     burn_rate_1h: float | None
@@ -193,10 +193,10 @@ def budget_of(slo: SLO, values: dict[str, float], policy: Policy, implausible: s
     burn = _finite_or(values.get("burn_1h"), None)
     objective, error_budget = _as_floats(slo.objective)
     return SLOBudget(
-        service=slo.service, slo=slo.name, objective=objective, window=slo.window, window_days=slo.window_days,
+        service=slo.service, slo=slo.name, objective=objective, window=slo.window, window_days=float(slo.window_days),
         error_ratio=None if remaining is None else _finite_or((1 - remaining) * error_budget, None),
         remaining=remaining, burn_rate_1h=burn,
-        days_to_exhaustion=days_to_exhaustion(remaining, slo.window_days, burn),
+        days_to_exhaustion=days_to_exhaustion(remaining, float(slo.window_days), burn),
         state=state, implausible=implausible, coverage=_coverage(values.get("coverage")),
     )
 

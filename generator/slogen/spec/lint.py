@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from slogen.model import SLO, ExprSLI, LatencySLI, RatioSLI, Spec
+from slogen.model import SLO, ExprSLI, GaugeSLI, LatencySLI, RatioSLI, Spec
 from slogen.promql import PromQLSyntaxError, Selector, parse_expression, parse_selector
 from slogen.promql.check import selector_utf8_names
-from slogen.slo.windows import windows_for
 
 _OPERATOR_PREFIXES = ('=~"', '!~"', '!="', '="')
 
@@ -15,7 +14,8 @@ def warnings(spec: Spec) -> list[str]:
     out = []
     for slo in spec.slos:
         out += _promql_notes(slo)
-        for row in windows_for(slo.window):
+        out += _group_notes(slo)
+        for row in slo.windows:
             threshold = row.factor(slo.window) * slo.error_budget
             if threshold >= 1:
                 out.append(
@@ -23,7 +23,32 @@ def warnings(spec: Spec) -> list[str]:
                     f"fire: burning {float(row.factor(slo.window)):g}x a {float(slo.error_budget):.3%} budget needs "
                     f"an error ratio of {float(threshold):.0%}; raise the objective or shorten the window"
                 )
+            elif slo.alert_rows is not None and row.factor(slo.window) < 1:
+                out.append(
+                    f"{slo.service}/{slo.name}: the {row.severity} row {row.long}/{row.short} has a burn-rate factor "
+                    f"of {float(row.factor(slo.window)):.3g} on a {slo.window} period: it fires while the budget would "
+                    f"still last the period; raise its budget_share to at least {row.long}/{slo.window}"
+                )
     return out
+
+
+def _fixed_labels(slo: SLO) -> set[str]:
+    """Labels the SLI's selectors match with `=`: one value each, so grouping by them makes one group."""
+    sli = slo.sli
+    selectors: list[Selector] = []
+    if isinstance(sli, RatioSLI):
+        selectors = [parse_selector(t) for t in (sli.total, sli.errors, sli.good) if t is not None]
+    elif isinstance(sli, LatencySLI | GaugeSLI):
+        selectors = [Selector(sli.metric, sli.selector)]
+    fixed = [{m.name for m in s.matchers if m.op == "="} for s in selectors]
+    return set.intersection(*fixed) if fixed else set()
+
+
+def _group_notes(slo: SLO) -> list[str]:
+    fixed = _fixed_labels(slo)
+    return [f"{slo.service}/{slo.name}: group_by {label!r} is fixed to one value by the SLI's selectors "
+            "(label=\"…\"): the SLO has one group; drop it from group_by or widen the selector"
+            for label in slo.group_by if label in fixed]
 
 
 def _promql_notes(slo: SLO) -> list[str]:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import stat
@@ -20,9 +21,11 @@ from slogen.errors import Problem, SpecError
 from slogen.model import (
     SLO,
     WINDOW_PLACEHOLDER,
+    AbsentAlert,
     Alerting,
     AlertOverride,
     ExprSLI,
+    GaugeSLI,
     Grafana,
     LatencySLI,
     Policy,
@@ -42,6 +45,7 @@ from slogen.promql import (
     render,
     strip_comments,
 )
+from slogen.slo import windows
 from slogen.spec import cache as speccache
 from slogen.spec.schema import SPEC_VERSION, schema_problems
 from slogen.spec.yamlpos import ExpansionError, Located, json_path, load_located
@@ -72,7 +76,7 @@ def load(path: str) -> Spec:
     raw = read_spec(path)
     with gcpause.paused():  # parsing and building create hundreds of thousands of objects (gcpause.py)
         cached = speccache.get(raw)
-        if cached is not None:
+        if cached is not None and not _windows_file_changed(cached, path):
             try:
                 return build(cached, source=os.path.basename(path))
             except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError):
@@ -96,12 +100,72 @@ def _validated(text: str, *, filename: str) -> tuple[Spec, dict[str, Any]]:
     located = _parse(text, filename)
     if any(p.message.startswith("keys must be text") for p in located.duplicates):
         raise SpecError(filename, located.duplicates)  # the schema checks assume text keys
-    problems = (list(located.duplicates) + _non_finite(located) + schema_problems(located)
-                + semantic_problems(located))
+    problems = list(located.duplicates) + _non_finite(located) + schema_problems(located)
+    if not problems:
+        problems = _inline_alert_windows(located, filename)
+    problems += semantic_problems(located)
     if problems:
         raise SpecError(filename, _unique(problems))
     _canonical_promql(located.data)
     return build(located.data, source=os.path.basename(filename)), located.data
+
+
+# ---------------------------------------------------------------- alert windows from a file
+
+MAX_WINDOWS_BYTES = 1 << 20
+WINDOWS_FILE_KEY = "_alert_windows_file"  # in the cached document (not x-: the cache drops those): file and hash
+
+
+def _windows_path(spec_path: str, name: str) -> str:
+    return os.path.join(os.path.dirname(spec_path), name)
+
+
+def _inline_alert_windows(located: Located, filename: str) -> list[Problem]:
+    """Replace `defaults.alert_windows: FILE` by the file's rows, so every later step (and the
+    cache) sees rows; problems in the file are reported at the key, naming the file and row."""
+    defaults = located.data.get("defaults") or {}
+    name = defaults.get("alert_windows")
+    if not isinstance(name, str):
+        return []
+    where = ("defaults", "alert_windows")
+    line, col = located.position(where)
+
+    def problem(message: str) -> list[Problem]:
+        return [Problem(line, col, json_path(where), f"{name}: {message}")]
+
+    path = _windows_path(filename, name)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_WINDOWS_BYTES + 1)
+    except OSError as exc:
+        return problem(f"cannot read the alert windows file ({exc.strerror or exc}); the path is relative to the spec")
+    if len(raw) > MAX_WINDOWS_BYTES:
+        return problem("larger than 1 MiB: not an alert windows file")
+    try:
+        doc = yaml.safe_load(raw.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        return problem(f"not YAML: {str(exc).splitlines()[0]}")
+    rows = doc.get("rows") if isinstance(doc, dict) else doc
+    if not isinstance(rows, list) or not rows:
+        return problem("expected a list of rows {severity, long, short, budget_share}, or a mapping with 'rows:'")
+    out = [Problem(line, col, json_path(where), f"{name}: rows[{i}]{'.' + key if key else ''}: {message}")
+           for i, row in enumerate(rows) for key, message in windows.row_problems(row)]
+    if not out:
+        defaults["alert_windows"] = rows
+        located.data[WINDOWS_FILE_KEY] = {"path": name, "sha256": hashlib.sha256(raw).hexdigest()}
+    return out
+
+
+def _windows_file_changed(doc: dict[str, Any], spec_path: str) -> bool:
+    """True when a cached document took its alert windows from a file that has changed since."""
+    marker = doc.get(WINDOWS_FILE_KEY)
+    if not isinstance(marker, dict):
+        return False
+    try:
+        with open(_windows_path(spec_path, marker["path"]), "rb") as handle:
+            return bool(hashlib.sha256(handle.read(MAX_WINDOWS_BYTES + 1)).hexdigest() != marker["sha256"])
+    except (OSError, KeyError, TypeError):
+        return True
 
 
 def _non_finite(located: Located) -> list[Problem]:
@@ -165,6 +229,11 @@ def semantic_problems(located: Located) -> list[Problem]:
         ):
             at(("policy",), "thresholds out of order: need caution > warning > freeze "
                             f"(got {values['caution']:g}, {values['warning']:g}, {values['freeze']:g})")
+    defaults = doc.get("defaults") if isinstance(doc.get("defaults"), dict) else {}
+    default_window = defaults.get("window", "30d")
+    if isinstance(default_window, str) and (why := windows.period_problem(default_window)):
+        at(("defaults", "window"), why)
+    rows = _custom_rows(defaults, at)
     services = doc.get("services")
     if not isinstance(services, list):
         return out
@@ -196,13 +265,57 @@ def semantic_problems(located: Located) -> list[Problem]:
                     at(("services", si, "slos", li, "name"), f"duplicate SLO name {slo_name!r} in service "
                                                             f"{name!r} (first at slos[{seen_slos[slo_name]}])")
                 seen_slos.setdefault(slo_name, li)
+            where = ("services", si, "slos", li)
+            window = slo.get("window", default_window)
+            if "window" in slo and isinstance(window, str) and (why := windows.period_problem(window)):
+                at((*where, "window"), why)
+            elif isinstance(window, str) and not windows.period_problem(window):
+                for message in windows.rows_for_period_problems(rows or windows.windows_for(window), window,
+                                                                conventions.SHORT_TILE):
+                    at((*where, "window") if "window" in slo else ("defaults", "alert_windows"),
+                       f"{name}/{slo_name}: {message}")
+            _check_group_by(slo, service, where, at)
+            slo_labels = slo.get("labels")
+            if isinstance(slo_labels, dict):
+                for reserved in sorted(set(slo_labels) & conventions.RESERVED_LABELS, key=str):
+                    at((*where, "labels", reserved), f"label {reserved!r} is set by slogen; choose another name",
+                       key=True)
             sli = slo.get("sli")
             if isinstance(sli, dict):
-                _check_sli(sli, ("services", si, "slos", li, "sli"), at)
+                _check_sli(sli, (*where, "sli"), at)
             alerting = slo.get("alerting")
             if isinstance(alerting, dict):
-                _check_templates(alerting, ("services", si, "slos", li, "alerting"), at)
+                _check_templates(alerting, (*where, "alerting"), at)
     return out
+
+
+def _check_group_by(slo: dict[str, Any], service: dict[str, Any], where: tuple[Any, ...], at: Any) -> None:
+    """Grouping labels come from the SLI's series: not slogen's own, not the bucket label, and not
+    one the spec sets on the rules (that would overwrite every group with one value)."""
+    group_by = slo.get("group_by")
+    if not isinstance(group_by, list):
+        return
+    fixed = {**(service.get("labels") or {}), **(slo.get("labels") or {})}
+    for i, label in enumerate(group_by):
+        if not isinstance(label, str):
+            continue
+        if label in conventions.RESERVED_LABELS or label in (conventions.LABEL_SEVERITY, "le"):
+            at((*where, "group_by", i), f"cannot group by {label!r}: slogen sets it")
+        elif label in fixed:
+            at((*where, "group_by", i), f"cannot group by {label!r}: the spec's labels set it on every rule, "
+                                        "so all groups would collapse into one")
+
+
+def _custom_rows(defaults: dict[str, Any], at: Any) -> tuple[windows.BurnWindow, ...] | None:
+    """The spec's own alert rows (inline, or inlined from their file), checked; None when it has none
+    or they are wrong (each problem reported)."""
+    rows = defaults.get("alert_windows")
+    if not isinstance(rows, list):
+        return None
+    problems = [(i, key, message) for i, row in enumerate(rows) for key, message in windows.row_problems(row)]
+    for i, key, message in problems:
+        at(("defaults", "alert_windows", i, *((key,) if key else ())), message)
+    return None if problems else tuple(windows.row_from(r) for r in rows)
 
 
 def _check_sli(sli: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
@@ -244,6 +357,9 @@ def _check_sli(sli: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
     latency = sli.get("latency")
     if isinstance(latency, dict):
         _check_latency(latency, (*path, "latency"), at)
+    gauge = sli.get("gauge")
+    if isinstance(gauge, dict):
+        _check_selector(gauge.get("selector"), (*path, "gauge", "selector"), at)
 
 
 def _check_templates(alerting: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
@@ -255,6 +371,10 @@ def _check_templates(alerting: dict[str, Any], path: tuple[Any, ...], at: Any) -
             values = section.get(kind)
             if not isinstance(values, dict):
                 continue
+            if kind == "labels" and conventions.LABEL_ALERT_TIER in values:
+                at((*where, kind, conventions.LABEL_ALERT_TIER), f"label {conventions.LABEL_ALERT_TIER!r} is set "
+                   "by slogen (page, ticket, policy or absent, for Alertmanager inhibition); choose another name",
+                   key=True)
             for key, value in values.items():
                 if isinstance(value, str):
                     try:
@@ -277,19 +397,23 @@ def _check_latency(latency: dict[str, Any], path: tuple[Any, ...], at: Any) -> N
     if isinstance(metric, str) and metric.endswith(("_bucket", "_count", "_sum")):
         at((*path, "metric"), f"give the histogram's base name without the suffix: "
                               f"{metric.rsplit('_', 1)[0]!r}")
-    selector = latency.get("selector")
+    _check_selector(latency.get("selector"), (*path, "selector"), at)
+
+
+def _check_selector(selector: Any, path: tuple[Any, ...], at: Any) -> None:
+    """A latency or gauge selector: parses, and leaves the name and `le` to slogen."""
     names: list[str] = []
     if isinstance(selector, str):
         try:
             names = [m.name for m in parse_matchers(selector)]
         except PromQLSyntaxError as exc:
-            at((*path, "selector"), f"selector does not parse: {exc}")
+            at(path, f"selector does not parse: {exc}")
     elif isinstance(selector, dict):
         names = [k for k in selector if isinstance(k, str)]
     for name in names:
         if name in ("le", "__name__"):
             what = "the bucket matcher comes from 'threshold'" if name == "le" else "the name comes from 'metric'"
-            at((*path, "selector"), f"the selector must not match {name!r}: {what}")
+            at(path, f"the selector must not match {name!r}: {what}")
 
 
 def _canonical_promql(doc: dict[str, Any]) -> None:
@@ -320,7 +444,9 @@ def build(doc: dict[str, Any], *, source: str) -> Spec:
     window = defaults.get("window", "30d")
     policy_doc = doc.get("policy") or {}
     policy = Policy(**{k: float(v) for k, v in policy_doc.items()})
-    services = tuple(_build_service(s, window) for s in doc["services"])
+    rows_doc = defaults.get("alert_windows")
+    rows = tuple(windows.row_from(r) for r in rows_doc) if isinstance(rows_doc, list) else None
+    services = tuple(_build_service(s, window, rows) for s in doc["services"])
     return Spec(source=source, services=services, default_window=window, policy=policy,
                 grafana=_build_grafana(doc.get("grafana") or {}))
 
@@ -343,9 +469,9 @@ def _build_grafana(doc: dict[str, Any]) -> Grafana:
     )
 
 
-def _build_service(doc: dict[str, Any], default_window: str) -> Service:
+def _build_service(doc: dict[str, Any], default_window: str, rows: tuple[windows.BurnWindow, ...] | None) -> Service:
     labels = frozen_labels(doc.get("labels"))
-    slos = tuple(_build_slo(s, doc["name"], labels, default_window) for s in doc["slos"])
+    slos = tuple(_build_slo(s, doc["name"], labels, default_window, rows) for s in doc["slos"])
     return Service(name=doc["name"], slos=slos, labels=labels, description=doc.get("description", ""))
 
 
@@ -356,7 +482,9 @@ def _objective(percent: str) -> Fraction:
     return percent_fraction(percent)
 
 
-def _build_slo(doc: dict[str, Any], service: str, labels: Any, default_window: str) -> SLO:
+def _build_slo(doc: dict[str, Any], service: str, labels: Any, default_window: str,
+               rows: tuple[windows.BurnWindow, ...] | None) -> SLO:
+    own = doc.get("labels")
     return SLO(
         service=service,
         name=doc["name"],
@@ -364,12 +492,17 @@ def _build_slo(doc: dict[str, Any], service: str, labels: Any, default_window: s
         window=doc.get("window", default_window),
         sli=_build_sli(doc["sli"]),
         description=doc.get("description", ""),
-        labels=labels,
+        labels=frozen_labels({**labels, **own}) if own else labels,
         alerting=_build_alerting(doc.get("alerting") or {}),
+        alert_rows=rows,
+        group_by=tuple(doc.get("group_by", ())),
     )
 
 
-def _build_sli(doc: dict[str, Any]) -> RatioSLI | LatencySLI | ExprSLI:
+def _build_sli(doc: dict[str, Any]) -> RatioSLI | LatencySLI | ExprSLI | GaugeSLI:
+    if "gauge" in doc:
+        gauge = doc["gauge"]
+        return GaugeSLI(metric=gauge["metric"], selector=_latency_matchers(gauge.get("selector")))
     if "ratio" in doc:
         r = doc["ratio"]
         return RatioSLI(total=r["total"], errors=r.get("errors"), good=r.get("good"))
@@ -393,17 +526,22 @@ def _override(d: dict[str, Any] | None) -> AlertOverride:
     if not d:
         return _NO_OVERRIDE
     return AlertOverride(disable=bool(d.get("disable", False)), labels=frozen_labels(d.get("labels")),
-                         annotations=frozen_labels(d.get("annotations")))
+                         annotations=frozen_labels(d.get("annotations")), for_=d.get("for"))
 
 
 _NO_OVERRIDE = AlertOverride()
 
 
 _NO_ALERTING = Alerting()
+_DEFAULT_ABSENT = AbsentAlert()
 
 
 def _build_alerting(doc: dict[str, Any]) -> Alerting:
     if not doc:
         return _NO_ALERTING  # frozen, so one shared default serves every SLO without alerting settings
+    absent = doc.get("absent") or {}
     return Alerting(labels=frozen_labels(doc.get("labels")), annotations=frozen_labels(doc.get("annotations")),
-                    page=_override(doc.get("page")), ticket=_override(doc.get("ticket")))
+                    page=_override(doc.get("page")), ticket=_override(doc.get("ticket")),
+                    min_events=int(doc.get("min_events", 0)),
+                    absent=AbsentAlert(disable=bool(absent.get("disable", False)),
+                                       for_=absent.get("for", AbsentAlert.for_)) if absent else _DEFAULT_ABSENT)
