@@ -20,6 +20,7 @@ from slogen.cli.notices import retry_notice
 from slogen.clients.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL
 from slogen.errors import SlogenError, SpecError, UndecidedError
 from slogen.model import Spec
+from slogen.promql.ast import is_legacy_label_name
 from slogen.report import documents, formats, summary
 from slogen.report.table import colour_enabled, rule_for, table
 from slogen.report.textsafe import oneline
@@ -62,11 +63,27 @@ class TimeParam(click.ParamType[float]):
         return unix
 
 
+class GroupParam(click.ParamType[tuple[str, str]]):
+    """`label=value`: one group of a grouped SLO."""
+
+    name = "group"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, str]:
+        if isinstance(value, tuple):
+            return value
+        label, sep, text = str(value).partition("=")
+        if not sep or not is_legacy_label_name(label.strip()):
+            self.fail(f"{value!r} is not LABEL=VALUE (e.g. route=/pay)", param, ctx)
+        return label.strip(), text
+
+
 def _remote_options(func: Any) -> Any:
     for option in reversed((
         spec_option,
         click.option("--service", help="Only this service."),
         click.option("--slo", "slo_name", help="Only SLOs with this name."),
+        click.option("--group", "groups", multiple=True, type=GroupParam(), metavar="LABEL=VALUE",
+                     help="Only this group of grouped SLOs (group_by), e.g. route=/pay; repeatable."),
         click.option("--time", "when", type=TimeParam(), help="Evaluate as of this time (RFC 3339 or unix "
                                                                "seconds); default now."),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, metavar="SEC",
@@ -80,9 +97,9 @@ def _remote_options(func: Any) -> Any:
 
 
 def _snapshot(spec: Spec, service: str | None, slo: str | None, url: str, timeout: float,
-              when: float | None) -> budget.Snapshot:
+              when: float | None, groups: tuple[tuple[str, str], ...] = ()) -> budget.Snapshot:
     snapshot = status_service.read(spec, url, timeout=timeout, at=when if when is not None else time.time(),
-                                   service=service, slo=slo, on_retry=retry_notice)
+                                   service=service, slo=slo, group=tuple(groups), on_retry=retry_notice)
     for warning in snapshot.warnings:
         click.echo(f"warning: Prometheus: {warning}", err=True)
     return snapshot
@@ -97,7 +114,7 @@ RIGHT = frozenset({2, 3, 4, 5, 6})
 
 def _render(snapshot: budget.Snapshot, colour: bool) -> str:
     """The status table, its title, and a note naming SLOs without data."""
-    rows = [(b.service, b.slo, f"{b.objective * 100:g}% / {b.window}",
+    rows = [(b.service, b.slo + budget.group_text(b.group), f"{b.objective * 100:g}% / {b.window}",
              "no data" if b.sli is None else f"{b.sli * 100:.3f}%", formats.budget_text(b),
              formats.rate(b.burn_rate_1h), formats.days_left(b), b.state) for b in snapshot.slos]
     text = table(HEADERS, rows, right=RIGHT, styles=[COLOURS[b.state] for b in snapshot.slos], colour=colour,
@@ -138,13 +155,14 @@ def missing_notes(snapshot: budget.Snapshot) -> list[str]:
 @click.option("--interval", type=click.FloatRange(min=0.1), default=30.0, show_default=True, metavar="SEC",
               help="Seconds between refreshes with --watch.")
 @handle_errors
-def status(spec_path: str, service: str | None, slo_name: str | None, when: float | None, timeout: float,
-           prometheus_url: str, as_json: bool, watch: bool, interval: float) -> None:
+def status(spec_path: str, service: str | None, slo_name: str | None, groups: tuple[tuple[str, str], ...],
+           when: float | None, timeout: float, prometheus_url: str, as_json: bool, watch: bool,
+           interval: float) -> None:
     """Show every SLO's error budget, burn rate and deploy state (exit 0; 3 Prometheus failed)."""
     spec = load_spec(spec_path)
 
     def once() -> budget.Snapshot:
-        return _snapshot(spec, service, slo_name, prometheus_url, timeout, when)
+        return _snapshot(spec, service, slo_name, prometheus_url, timeout, when, groups)
 
     colour = colour_enabled(sys.stdout)
     if not watch:
@@ -205,8 +223,9 @@ def _undecided(message: str, files: gate_service.GateFiles, snapshot: budget.Sna
               help=f"Where overrides are recorded, one JSON line each (default: {gate_service.DEFAULT_AUDIT_LOG} "
                    "beside the spec).")
 @handle_errors
-def gate(spec_path: str, service: str | None, slo_name: str | None, when: float | None, timeout: float,
-         prometheus_url: str, json_file: str | None, audit_log: str | None) -> None:
+def gate(spec_path: str, service: str | None, slo_name: str | None, groups: tuple[tuple[str, str], ...],
+         when: float | None, timeout: float, prometheus_url: str, json_file: str | None,
+         audit_log: str | None) -> None:
     """Allow or block a deploy on the error budget.
 
     Exit 0 NORMAL or CAUTION, 1 WARNING, 2 FREEZE, 3 EXHAUSTED, 99 could not decide. Overrides:
@@ -214,7 +233,7 @@ def gate(spec_path: str, service: str | None, slo_name: str | None, when: float 
     (EXHAUSTED), with OVERRIDE_REASON; each is appended to the audit log.
     """
     try:
-        _gate(spec_path, service, slo_name, when, timeout, prometheus_url, json_file,
+        _gate(spec_path, service, slo_name, groups, when, timeout, prometheus_url, json_file,
               beside_spec(spec_path, audit_log, gate_service.DEFAULT_AUDIT_LOG))
     except (SlogenError, SystemExit, KeyboardInterrupt):
         raise
@@ -225,15 +244,15 @@ def gate(spec_path: str, service: str | None, slo_name: str | None, when: float 
                              "please report it)") from None
 
 
-def _gate(spec_path: str, service: str | None, slo_name: str | None, when: float | None, timeout: float,
-          prometheus_url: str, json_file: str | None, audit_log: str) -> None:
+def _gate(spec_path: str, service: str | None, slo_name: str | None, groups: tuple[tuple[str, str], ...],
+          when: float | None, timeout: float, prometheus_url: str, json_file: str | None, audit_log: str) -> None:
     env = os.environ
     at = when if when is not None else time.time()
     files = gate_service.GateFiles(audit_log, json_file, env.get("GITHUB_STEP_SUMMARY") or None)
     try:
         spec = load_spec(spec_path)
         files = replace(files, dashboard=c.dashboard_url(spec.grafana.url, spec.grafana.dashboard_uid))
-        snapshot = _snapshot(spec, service, slo_name, prometheus_url, timeout, at)
+        snapshot = _snapshot(spec, service, slo_name, prometheus_url, timeout, at, groups)
     except SpecError as exc:
         for problem in exc.problems:
             click.echo(problem.render(exc.filename), err=True)

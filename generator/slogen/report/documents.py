@@ -42,6 +42,7 @@ def slo_detail(budget: SLOBudget) -> dict[str, Any]:
         "state": budget.state,
         "unknown_reason": budget.unknown_reason,
         "policy": POLICY[budget.state],
+        **({"group": dict(budget.group)} if budget.group else {}),  # grouped SLOs only: one entry per group
     }
 
 
@@ -64,7 +65,8 @@ def gate_document(snapshot: Snapshot, exit_code: int, override: str | None,
         "policy": POLICY[snapshot.state if error is None else c.UNKNOWN],
         "time": rfc3339(snapshot.time),
         "error": error,
-        "deciding_slo": None if deciding is None else {"service": deciding.service, "slo": deciding.slo},
+        "deciding_slo": None if deciding is None else {"service": deciding.service, "slo": deciding.slo,
+                                                       **({"group": dict(deciding.group)} if deciding.group else {})},
         "budget_remaining": None if deciding is None else number(deciding.remaining),
         "days_to_exhaustion": None if deciding is None else number(deciding.days_to_exhaustion),
         "slo_target": None if deciding is None else deciding.objective,

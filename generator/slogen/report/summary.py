@@ -7,7 +7,7 @@ from collections import Counter
 from slogen import conventions as c
 from slogen.report.formats import days_left, percent, rate
 from slogen.report.textsafe import md, md_url
-from slogen.slo.budget import STATE_ORDER, SLOBudget, Snapshot
+from slogen.slo.budget import STATE_ORDER, SLOBudget, Snapshot, group_text
 from slogen.slo.policy import POLICY
 
 # SLO lines in the gate's report and step summary. A CI log (and GitHub's 1 MiB step summary)
@@ -41,7 +41,8 @@ def step_summary(snapshot: Snapshot, exit_code: int, override: str | None, dashb
               "| --- | --- | --- | --- | --- | --- | --- |"]
     shown, note = listed(snapshot)
     for b in shown:
-        lines.append(f"| {md(b.service, 100)} | {md(b.slo, 100)} | {b.objective * 100:g}% / {md(b.window, 20)} | "
+        slo = md(b.slo + group_text(b.group), 100)
+        lines.append(f"| {md(b.service, 100)} | {slo} | {b.objective * 100:g}% / {md(b.window, 20)} | "
                      f"{percent(b.remaining)} | {rate(b.burn_rate_1h)} | {days_left(b)} | {b.state} |")
     if note:
         lines += ["", note]  # slogen's own text (counts and names of states)

@@ -23,13 +23,17 @@ from slogen.slo.budget import NO_DATA, RULES_NOT_LOADED, Snapshot, budget_of, se
 SERIES = {"remaining": c.BUDGET_REMAINING, "burn_1h": c.BURN_RATE_1H, "coverage": c.PERIOD_COVERAGE}
 
 
-def budget_query(service: str | None = None, slo: str | None = None) -> str:
+Group = tuple[tuple[str, str], ...]  # (label, value) pairs naming one group of a grouped SLO
+
+
+def budget_query(service: str | None = None, slo: str | None = None, group: Group = ()) -> str:
     """The one PromQL selector that returns every series `fetch` needs (narrowed when asked)."""
     names = sorted(SERIES.values())
     for name in names:  # metric names need no regex escaping; refuse a convention that would
         if not is_legacy_metric_name(name):
             raise ValueError(f"not a metric name: {name!r}")
-    return render(Selector(None, (Matcher("__name__", "=~", "|".join(names)), *identity_matchers(service, slo))))
+    narrowing = (*identity_matchers(service, slo), *(Matcher(label, "=", value) for label, value in group))
+    return render(Selector(None, (Matcher("__name__", "=~", "|".join(names)), *narrowing)))
 
 
 def _narrowed(name: str, service: str | None, slo: str | None) -> str:
@@ -37,23 +41,29 @@ def _narrowed(name: str, service: str | None, slo: str | None) -> str:
 
 
 def fetch(slos: Sequence[SLO], policy: Policy, client: PrometheusClient, at: float,
-          service: str | None = None, slo: str | None = None) -> Snapshot:
-    """Read the budget of `slos` as of `at` in one query; SLOs without data come back UNKNOWN."""
-    result = client.query(budget_query(service, slo), at=at)
+          service: str | None = None, slo: str | None = None, group: Group = ()) -> Snapshot:
+    """Read the budget of `slos` as of `at` in one query; SLOs without data come back UNKNOWN. A
+    grouped SLO comes back once per group found (sorted by its label values), or once UNKNOWN."""
+    result = client.query(budget_query(service, slo, group), at=at)
     role_of = {name: role for role, name in SERIES.items()}
-    values: dict[tuple[str, str], dict[str, float]] = {}
-    doubts: dict[tuple[str, str], str] = {}
+    grouping = {(s.service, s.name): s.group_by for s in slos}
+    values: dict[tuple[str, str], dict[Group, dict[str, float]]] = {}
+    doubts: dict[tuple[str, str, Group], str] = {}
     for sample in result.samples:
         key = (sample.labels.get(c.LABEL_SERVICE, ""), sample.labels.get(c.LABEL_SLO, ""))
         role = role_of.get(sample.labels.get("__name__", ""))
         if role is None:
             continue
-        seen = values.setdefault(key, {})
-        if role in seen:  # one series per SLO: two mean a rule file loaded twice, or a forged answer
-            doubts[key] = f"several {SERIES[role]} series (is a rule file loaded twice?)"
+        group_of = tuple((label, sample.labels.get(label, "")) for label in grouping.get(key, ()))
+        seen = values.setdefault(key, {}).setdefault(group_of, {})
+        if role in seen:  # one series per SLO or group: two mean a rule file loaded twice, or a forged answer
+            doubts[(*key, group_of)] = f"several {SERIES[role]} series (is a rule file loaded twice?)"
         seen[role] = sample.value
-    budgets = [budget_of(s, values.get((s.service, s.name), {}), policy, doubts.get((s.service, s.name), ""))
-               for s in slos]
+    budgets = []
+    for s in slos:
+        found = values.get((s.service, s.name)) or {(): {}}
+        budgets += [budget_of(s, found[g], policy, doubts.get((s.service, s.name, g), ""), group=g)
+                    for g in sorted(found)]
     if any(b.state == c.UNKNOWN and not b.implausible for b in budgets):
         # Only then a second query: which SLOs have their rules loaded at all.
         loaded = {(r.labels.get(c.LABEL_SERVICE, ""), r.labels.get(c.LABEL_SLO, ""))
@@ -64,8 +74,8 @@ def fetch(slos: Sequence[SLO], policy: Policy, client: PrometheusClient, at: flo
 
 
 def read(spec: Spec, url: str, *, timeout: float, at: float, service: str | None = None, slo: str | None = None,
-         on_retry: RetryCallback | None = None) -> Snapshot:
+         group: Group = (), on_retry: RetryCallback | None = None) -> Snapshot:
     """The `status`/`gate` read: select the SLOs, then `fetch` them from the Prometheus at `url`."""
-    slos = select(spec, service, slo)
+    slos = select(spec, service, slo, group)
     with PrometheusClient(url, timeout=timeout, on_retry=on_retry) as client:
-        return fetch(slos, spec.policy, client, at, service=service, slo=slo)
+        return fetch(slos, spec.policy, client, at, service=service, slo=slo, group=group)

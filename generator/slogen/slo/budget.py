@@ -104,6 +104,7 @@ class SLOBudget:
     implausible: str = ""  # why Prometheus' answer for this SLO was not trusted (then state is UNKNOWN)
     coverage: float | None = None  # share of the period the budget covers (1 once the history spans it)
     missing: str = ""  # UNKNOWN and not implausible: RULES_NOT_LOADED or NO_DATA
+    group: tuple[tuple[str, str], ...] = ()  # a grouped SLO's (label, value) pairs, in group_by order
 
     @property
     def unknown_reason(self) -> str | None:
@@ -119,8 +120,13 @@ class SLOBudget:
 
     @property
     def name(self) -> str:
-        """`service/slo`, as messages name an SLO."""
-        return f"{self.service}/{self.slo}"
+        """`service/slo`, or `service/slo{route=/pay}` for one group of a grouped SLO, as messages name it."""
+        return f"{self.service}/{self.slo}{group_text(self.group)}"
+
+
+def group_text(group: tuple[tuple[str, str], ...]) -> str:
+    """`{route=/pay,method=GET}` for a group, "" for an ungrouped SLO."""
+    return "{" + ",".join(f"{k}={v}" for k, v in group) + "}" if group else ""
 
 
 @dataclass(frozen=True)
@@ -157,8 +163,10 @@ class Snapshot:
         return tuple(b for b in self.slos if b.implausible)
 
 
-def select(spec: Spec, service: str | None = None, slo: str | None = None) -> tuple[SLO, ...]:
-    """The spec's SLOs narrowed by service and/or SLO name; UnknownSLOError when nothing matches."""
+def select(spec: Spec, service: str | None = None, slo: str | None = None,
+           group: tuple[tuple[str, str], ...] = ()) -> tuple[SLO, ...]:
+    """The spec's SLOs narrowed by service, SLO name and grouping labels (`--group route=/pay` keeps
+    the SLOs that group by `route`); UnknownSLOError when nothing matches."""
     services = [s.name for s in spec.services]
     if service is not None and service not in services:
         raise UnknownSLOError(f"unknown service {service!r}; the spec declares: {', '.join(services) or 'none'}")
@@ -169,6 +177,11 @@ def select(spec: Spec, service: str | None = None, slo: str | None = None) -> tu
         if not chosen:
             where = f"service {service!r}" if service else "any service"
             raise UnknownSLOError(f"unknown SLO {slo!r} in {where}; known: {', '.join(names) or 'none'}")
+    if group:
+        labels = {label for label, _ in group}
+        chosen = tuple(s for s in chosen if labels <= set(s.group_by))
+        if not chosen:
+            raise UnknownSLOError(f"no selected SLO groups by {', '.join(sorted(labels))} (group_by in the spec)")
     return chosen
 
 
@@ -184,7 +197,8 @@ def doubt(values: dict[str, float]) -> str:
     return ""
 
 
-def budget_of(slo: SLO, values: dict[str, float], policy: Policy, implausible: str = "") -> SLOBudget:
+def budget_of(slo: SLO, values: dict[str, float], policy: Policy, implausible: str = "",
+              group: tuple[tuple[str, str], ...] = ()) -> SLOBudget:
     """One SLO's budget from its recorded values by role (`remaining`, `burn_1h`); UNKNOWN when implausible."""
     implausible = implausible or doubt(values)
     state = c.UNKNOWN if implausible else state_for(values.get("remaining"), policy)
@@ -197,7 +211,7 @@ def budget_of(slo: SLO, values: dict[str, float], policy: Policy, implausible: s
         error_ratio=None if remaining is None else _finite_or((1 - remaining) * error_budget, None),
         remaining=remaining, burn_rate_1h=burn,
         days_to_exhaustion=days_to_exhaustion(remaining, float(slo.window_days), burn),
-        state=state, implausible=implausible, coverage=_coverage(values.get("coverage")),
+        state=state, implausible=implausible, coverage=_coverage(values.get("coverage")), group=group,
     )
 
 
