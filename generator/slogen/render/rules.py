@@ -49,8 +49,10 @@ INTERVALS = {
 }
 
 
-def generate(spec: Spec) -> list[Artifact]:
-    """One rule file per service."""
+def generate(spec: Spec, rules_format: str = c.RULES_FORMAT_PROMETHEUS) -> list[Artifact]:
+    """One rule file per service; with the operator format, each as a PrometheusRule object."""
+    if rules_format not in c.RULES_FORMATS:
+        raise ValueError(f"unknown rules format {rules_format!r}")
     stages: dict[str, Callable[[SLO, Spec], list[Rule]]] = {
         c.STAGE_SLI: sli_rules, c.STAGE_TILES: tile_rules, c.STAGE_HOURS: hour_rules,
         c.STAGE_ALERTS: alert_rules, c.STAGE_BUDGET: budget_rules, c.STAGE_STATE: state_rules,
@@ -58,8 +60,23 @@ def generate(spec: Spec) -> list[Artifact]:
     out = []
     for service in spec.services:
         groups = [group for stage, build in stages.items() for group in _groups(service, stage, spec, build)]
-        out.append(Artifact(c.rule_file(service.name), yaml_text({"groups": groups}, source=spec.source)))
+        if rules_format == c.RULES_FORMAT_OPERATOR:
+            out.append(Artifact(c.operator_rule_file(service.name),
+                                yaml_text(prometheus_rule(service, spec, groups), source=spec.source)))
+        else:
+            out.append(Artifact(c.rule_file(service.name), yaml_text({"groups": groups}, source=spec.source)))
     return out
+
+
+def prometheus_rule(service: Service, spec: Spec, groups: list[Rule]) -> dict[str, Any]:
+    """A prometheus-operator `PrometheusRule` whose `spec` is exactly the service's rule file."""
+    target = spec.prometheus
+    metadata: dict[str, Any] = {"name": c.prometheus_rule_name(service.name)}
+    if target.namespace:
+        metadata["namespace"] = target.namespace
+    metadata["labels"] = {**target.rule_labels, c.MANAGED_BY_LABEL: c.NAMESPACE}
+    return {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": metadata,
+            "spec": {"groups": groups}}
 
 
 def _groups(service: Service, stage: str, spec: Spec, build: Callable[[SLO, Spec], list[Rule]]) -> list[Rule]:
@@ -71,7 +88,11 @@ def _groups(service: Service, stage: str, spec: Spec, build: Callable[[SLO, Spec
         if len(chunks[-1]) + len(rules) > c.MAX_RULES_PER_GROUP:
             chunks.append([])
         chunks[-1].extend(rules)
-    return [{"name": c.group_name(service.name, stage, i), "interval": INTERVALS[stage], "rules": rules}
+    # Thanos Ruler: without `abort`, an answer missing a store's data would be recorded as if whole,
+    # and a period budget keeps that sample for the whole period.
+    strategy = {"partial_response_strategy": spec.prometheus.partial_response_strategy} \
+        if spec.prometheus.partial_response_strategy else {}
+    return [{"name": c.group_name(service.name, stage, i), "interval": INTERVALS[stage], **strategy, "rules": rules}
             for i, rules in enumerate(chunks) if rules]
 
 
