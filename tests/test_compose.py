@@ -18,12 +18,12 @@ from click.testing import CliRunner
 
 from conftest import ROOT
 from prom import needs_prometheus, promtool
-from vm import VICTORIA_METRICS, VMALERT, needs_victoria_metrics
 from slogen import conventions as c
 from slogen import spec as spec_loader
 from slogen.cli import main
 from slogen.durations import parse_duration
 from slogen.model import LatencySLI, RatioSLI
+from vm import VICTORIA_METRICS, VMALERT, needs_victoria_metrics
 
 COMPOSE = ROOT / "docker-compose.yml"
 PROM_CONFIG = ROOT / "deploy/prometheus/prometheus.yml"

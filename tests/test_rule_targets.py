@@ -1,14 +1,16 @@
-"""Rules for rulers beyond one Prometheus: PrometheusRule objects and Thanos' partial_response_strategy.
+"""Rules for rulers beyond one Prometheus: PrometheusRule and VMRule objects, Thanos' partial_response_strategy.
 
-The objects are checked against prometheus-operator's published CRD (tests/data/prometheus-operator,
-Apache-2.0), made strict: the API server prunes fields its schema does not know, so an unknown
-field would be silently lost; here it fails. Each object's `spec` must pass `promtool check rules`.
+The objects are checked against the published CRDs of prometheus-operator and of the
+VictoriaMetrics operator (tests/data/, Apache-2.0), made strict: the API server prunes fields its schema does not know, so an unknown
+field would be silently lost; here it fails. Each object's `spec` must pass `promtool check rules`
+(and, for VMRule, `vmalert -dryRun`).
 """
 
 from __future__ import annotations
 
 import copy
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,11 @@ from prom import needs_prometheus, promtool
 from slogen.cli import main
 from slogen.render import render
 from slogen.spec import loads
+from vm import VMALERT, needs_victoria_metrics
 
-CRD = Path(__file__).resolve().parent / "data" / "prometheus-operator" / "monitoring.coreos.com_prometheusrules.yaml"
+DATA = Path(__file__).resolve().parent / "data"
+CRD = DATA / "prometheus-operator" / "monitoring.coreos.com_prometheusrules.yaml"
+VM_CRD = DATA / "victoriametrics-operator" / "operator.victoriametrics.com_vmrules.yaml"
 FULL = (SPECS / "full.yaml").read_text()
 TARGET = """prometheus:
   namespace: monitoring
@@ -47,19 +52,24 @@ def _strict(schema: Any) -> Any:
     return schema
 
 
-def crd_validator() -> jsonschema.Draft7Validator:
-    crd = yaml.safe_load(CRD.read_text())
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
-    assert crd["spec"]["names"]["kind"] == "PrometheusRule" and crd["spec"]["group"] == "monitoring.coreos.com"
-    return jsonschema.Draft7Validator(_strict(version["schema"]["openAPIV3Schema"]))
+def crd_validator(path: Path = CRD, kind: str = "PrometheusRule", group: str = "monitoring.coreos.com",
+                  version: str = "v1") -> jsonschema.Draft7Validator:
+    crd = yaml.safe_load(path.read_text())
+    served = next(v for v in crd["spec"]["versions"] if v["name"] == version)
+    assert crd["spec"]["names"]["kind"] == kind and crd["spec"]["group"] == group
+    return jsonschema.Draft7Validator(_strict(served["schema"]["openAPIV3Schema"]))
+
+
+def vm_validator() -> jsonschema.Draft7Validator:
+    return crd_validator(VM_CRD, "VMRule", "operator.victoriametrics.com", "v1beta1")
 
 
 def with_target(text: str = TARGET) -> str:
     return FULL.replace("services:\n", text + "services:\n", 1)
 
 
-def operator_objects(spec_text: str) -> dict[str, dict[str, Any]]:
-    artifacts = render(loads(spec_text), "operator")
+def operator_objects(spec_text: str, rules_format: str = "operator") -> dict[str, dict[str, Any]]:
+    artifacts = render(loads(spec_text), rules_format)
     return {a.path: yaml.safe_load(a.text) for a in artifacts if a.path.startswith("rules/")}
 
 
@@ -146,7 +156,7 @@ def test_render_check_and_ownership_per_format(tmp_path: Path) -> None:
     assert foreign.read_text() == "groups: []\n"
 
     bad = run(main, ["render", "-f", str(spec), "--rules-format", "helm"])
-    assert bad.exit_code == 2 and "'helm' is not one of" in bad.output
+    assert bad.exit_code == 2 and "'helm' is not one of 'prometheus', 'operator', 'vmrule'" in bad.output
 
 
 # ------------------------------------------------------------------ Thanos Ruler
@@ -180,3 +190,39 @@ def test_promtool_rejects_the_thanos_key_and_accepts_the_rest(tmp_path: Path) ->
     stripped.write_text(yaml.safe_dump(doc, sort_keys=False))
     accepted = promtool("check", "rules", "--lint-fatal", str(stripped))
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+
+
+# ------------------------------------------------------------------ VictoriaMetrics operator
+
+
+def test_vmrule_objects_validate_against_the_crd_schema() -> None:
+    objects = operator_objects(with_target("prometheus: {namespace: vm, partial_response_strategy: abort}\n"),
+                               "vmrule")
+    assert sorted(objects) == ["rules/batch.vmrule.yaml", "rules/payments.vmrule.yaml"]
+    plain = {a.path: yaml.safe_load(a.text) for a in render(loads(FULL)) if a.path.startswith("rules/")}
+    validator = vm_validator()
+    for path, obj in objects.items():
+        assert [e.message for e in validator.iter_errors(obj)] == [], path
+        assert obj["apiVersion"] == "operator.victoriametrics.com/v1beta1" and obj["kind"] == "VMRule"
+        service = path.removeprefix("rules/").removesuffix(".vmrule.yaml")
+        assert obj["metadata"] == {"name": f"slogen-{service}", "namespace": "vm",
+                                   "labels": {"app.kubernetes.io/managed-by": "slogen"}}
+        # Thanos' key is not VMRule's (the strict schema refuses it): the groups are the plain file's.
+        assert obj["spec"] == plain[f"rules/{service}.rules.yaml"]
+    broken = copy.deepcopy(objects["rules/batch.vmrule.yaml"])
+    broken["spec"]["groups"][0]["partial_response_strategy"] = "abort"
+    assert list(validator.iter_errors(broken))
+
+
+@needs_victoria_metrics
+@needs_prometheus
+def test_vmalert_and_promtool_accept_each_extracted_vmrule_spec(tmp_path: Path) -> None:
+    assert VMALERT
+    for path, obj in operator_objects(with_target(), "vmrule").items():
+        target = tmp_path / Path(path).name
+        target.write_text(yaml.safe_dump(obj["spec"], sort_keys=False))
+        checked = subprocess.run([VMALERT, "-dryRun", f"-rule={target}", "-loggerLevel=ERROR"], capture_output=True,
+                                 text=True, timeout=60)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        result = promtool("check", "rules", "--lint-fatal", str(target))
+        assert result.returncode == 0, result.stdout + result.stderr

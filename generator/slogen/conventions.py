@@ -97,7 +97,8 @@ def rule_file(service: str) -> str:
 # prometheus-operator PrometheusRule object per service (its `spec` is the same rule file).
 RULES_FORMAT_PROMETHEUS = "prometheus"
 RULES_FORMAT_OPERATOR = "operator"
-RULES_FORMATS = (RULES_FORMAT_PROMETHEUS, RULES_FORMAT_OPERATOR)
+RULES_FORMAT_VMRULE = "vmrule"  # VictoriaMetrics operator's VMRule: the same groups for vmalert
+RULES_FORMATS = (RULES_FORMAT_PROMETHEUS, RULES_FORMAT_OPERATOR, RULES_FORMAT_VMRULE)
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"  # on every PrometheusRule object, value NAMESPACE
 
 
@@ -106,8 +107,13 @@ def operator_rule_file(service: str) -> str:
     return f"rules/{service}.prometheusrule.yaml"
 
 
+def vmrule_file(service: str) -> str:
+    """Path, relative to the output root, of a service's VMRule object."""
+    return f"rules/{service}.vmrule.yaml"
+
+
 def prometheus_rule_name(service: str) -> str:
-    """`metadata.name` of a service's PrometheusRule object (a DNS subdomain: service names are)."""
+    """`metadata.name` of a service's PrometheusRule or VMRule object (a DNS subdomain: service names are)."""
     return f"{NAMESPACE}-{service}"
 
 

@@ -40,7 +40,8 @@ def validate(spec_path: str) -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 and list files that are stale, missing or extra.")
 @click.option("--rules-format", type=click.Choice(RULES_FORMATS), default=RULES_FORMAT_PROMETHEUS, show_default=True,
               help="prometheus: rules/<service>.rules.yaml for rule_files; operator: "
-                   "rules/<service>.prometheusrule.yaml, PrometheusRule objects for prometheus-operator.")
+                   "rules/<service>.prometheusrule.yaml, PrometheusRule objects for prometheus-operator; "
+                   "vmrule: rules/<service>.vmrule.yaml, VMRule objects for the VictoriaMetrics operator.")
 @handle_errors
 def render(spec_path: str, out_dir: str, check: bool, rules_format: str) -> None:
     """Render rules/, dashboards/ and provisioning/ from the spec (exit 1 if invalid or, with --check, stale)."""

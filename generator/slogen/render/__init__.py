@@ -13,7 +13,7 @@ GENERATORS = (rules.generate, dashboards.generate, provisioning.generate)
 
 def render(spec: Spec, rules_format: str = conventions.RULES_FORMAT_PROMETHEUS) -> Bundle:
     """Every output file for `spec`, sorted by path; same spec, same bytes. `rules_format` chooses
-    plain rule files or PrometheusRule objects (conventions.RULES_FORMATS)."""
+    plain rule files, PrometheusRule or VMRule objects (conventions.RULES_FORMATS)."""
     artifacts: list[Artifact] = []
     # Hundreds of thousands of short-lived dicts and lists; without the collector re-traversing the
     # model meanwhile, 10,000 SLOs render in 29 s instead of 35 s (gcpause.py, docs/performance.md).

@@ -50,7 +50,7 @@ INTERVALS = {
 
 
 def generate(spec: Spec, rules_format: str = c.RULES_FORMAT_PROMETHEUS) -> list[Artifact]:
-    """One rule file per service; with the operator format, each as a PrometheusRule object."""
+    """One rule file per service; in the operator and vmrule formats, each as a PrometheusRule or VMRule object."""
     if rules_format not in c.RULES_FORMATS:
         raise ValueError(f"unknown rules format {rules_format!r}")
     stages: dict[str, Callable[[SLO, Spec], list[Rule]]] = {
@@ -63,20 +63,34 @@ def generate(spec: Spec, rules_format: str = c.RULES_FORMAT_PROMETHEUS) -> list[
         if rules_format == c.RULES_FORMAT_OPERATOR:
             out.append(Artifact(c.operator_rule_file(service.name),
                                 yaml_text(prometheus_rule(service, spec, groups), source=spec.source)))
+        elif rules_format == c.RULES_FORMAT_VMRULE:
+            out.append(Artifact(c.vmrule_file(service.name),
+                                yaml_text(vm_rule(service, spec, groups), source=spec.source)))
         else:
             out.append(Artifact(c.rule_file(service.name), yaml_text({"groups": groups}, source=spec.source)))
     return out
 
 
-def prometheus_rule(service: Service, spec: Spec, groups: list[Rule]) -> dict[str, Any]:
-    """A prometheus-operator `PrometheusRule` whose `spec` is exactly the service's rule file."""
+def _metadata(service: Service, spec: Spec) -> dict[str, Any]:
     target = spec.prometheus
     metadata: dict[str, Any] = {"name": c.prometheus_rule_name(service.name)}
     if target.namespace:
         metadata["namespace"] = target.namespace
     metadata["labels"] = {**target.rule_labels, c.MANAGED_BY_LABEL: c.NAMESPACE}
-    return {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": metadata,
-            "spec": {"groups": groups}}
+    return metadata
+
+
+def prometheus_rule(service: Service, spec: Spec, groups: list[Rule]) -> dict[str, Any]:
+    """A prometheus-operator `PrometheusRule` whose `spec` is exactly the service's rule file."""
+    return {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+            "metadata": _metadata(service, spec), "spec": {"groups": groups}}
+
+
+def vm_rule(service: Service, spec: Spec, groups: list[Rule]) -> dict[str, Any]:
+    """A VictoriaMetrics operator `VMRule`: the rule file's groups without Thanos' group key."""
+    plain = [{k: v for k, v in g.items() if k != "partial_response_strategy"} for g in groups]
+    return {"apiVersion": "operator.victoriametrics.com/v1beta1", "kind": "VMRule",
+            "metadata": _metadata(service, spec), "spec": {"groups": plain}}
 
 
 def _groups(service: Service, stage: str, spec: Spec, build: Callable[[SLO, Spec], list[Rule]]) -> list[Rule]:
