@@ -293,3 +293,15 @@ def test_usage_errors(ruler: RulerStandin, tmp_path: Path) -> None:
     bad_ns = push(ruler, spec_file(tmp_path), "--ruler-namespace", "a/b")
     assert bad_ns.exit_code == 2 and "--ruler-namespace" in bad_ns.output
     assert ruler.requests() == []
+
+
+def test_deletes_go_first_to_make_room_under_the_groups_limit(tmp_path: Path) -> None:
+    expected = rendered_groups()
+    with ruler_standin(max_groups_per_tenant=len(expected)) as r:
+        for stage in ("sli", "tiles", "hours"):
+            r.add_group(TENANT, "slogen", {"name": f"slogen:gone:{stage}", "rules": [
+                {"record": "a:b", "expr": "up", "labels": {"service": "gone"}}]})
+        result = push(r, spec_file(tmp_path))
+        assert result.exit_code == 0, result.output  # creating first would hit the limit at group N - 2
+        assert [w.method for w in r.writes()] == ["DELETE"] * 3 + ["POST"] * len(expected)
+        assert set(r.groups(TENANT, "slogen")) == set(expected)

@@ -7,8 +7,9 @@ group is slogen's only when it lives in the namespace given, its name has slogen
 (`slogen:<service>:<stage>[:<n>]`, conventions.group_name) and every rule in it carries that
 service's `service` label. Anything else, in that namespace or any other, is never touched.
 
-Writes go one group per request, in rendered order (the order data flows), and stop at the
-first failure: the report says what was done and what failed.
+Deletes go first (they free room under the ruler's groups-per-tenant limit), then writes, one
+group per request, in rendered order (the order data flows); the first failure stops it: the
+report says what was done and what failed.
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ def plan(held: Sequence[Mapping[str, Any]], wanted: Sequence[Mapping[str, Any]])
             actions.append(RulerAction(UPDATE, name, rules))
     keep = {str(g["name"]) for g in wanted}
     doomed = sorted(str(g.get("name")) for g in held if str(g.get("name")) not in keep and is_slogens(g))
-    return actions + [RulerAction(DELETE, name) for name in doomed]
+    # Deletes first: they free room under the ruler's groups-per-tenant limit for what follows.
+    return [RulerAction(DELETE, name) for name in doomed] + actions
 
 
 def push_rules(client: RulerClient, namespace: str, wanted: list[dict[str, Any]], *,
