@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -27,6 +28,22 @@ needs_prometheus = pytest.mark.skipif(
     PROMETHEUS is None or PROMTOOL is None,
     reason="prometheus/promtool not installed (the README's test command installs them)",
 )
+
+
+def prometheus_version() -> tuple[int, ...]:
+    """The installed Prometheus' version, e.g. (2, 42, 0); (0,) when it cannot be read."""
+    if PROMETHEUS is None:
+        return (0,)
+    out = subprocess.run([PROMETHEUS, "--version"], capture_output=True, text=True, timeout=30)
+    found = re.search(r"version (\d+)\.(\d+)\.(\d+)", out.stdout + out.stderr)
+    return tuple(int(g) for g in found.groups()) if found else (0,)
+
+
+# Prometheus 2 selects a range [t - d, t] (both ends); Prometheus 3 selects (t - d, t]. On a 1m
+# scrape grid, rate(x[3m]) at a grid point sees 4 samples (3 whole intervals, no extrapolation) on
+# 2.x, and 3 samples on 3.x (2 intervals, extrapolated to 3m). Tests whose exactness rests on the
+# closed range ask this.
+CLOSED_RANGES = prometheus_version() < (3,)
 
 
 def free_port() -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import shutil
+import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from slogen.cli import main
 from slogen.durations import parse_duration
 from slogen.model import LatencySLI, RatioSLI
 from slogen.spec import load as spec_loader
+from vm import VICTORIA_METRICS, VMALERT, needs_victoria_metrics
 
 COMPOSE = ROOT / "docker-compose.yml"
 PROM_CONFIG = ROOT / "deploy/prometheus/prometheus.yml"
@@ -336,3 +338,93 @@ def test_every_demo_command_is_in_the_image(compose: dict[str, Any]) -> None:
             command = service.get("command", ["python", "app.py"])
             assert command[0] == "python" and command[1] in copied, (name, command)
             assert (ROOT / "demo" / command[1]).is_file()
+
+
+# ------------------------------------------------------------------ engines and the vm profile
+
+VM_SCRAPE = ROOT / "deploy/victoriametrics/scrape.yml"
+VM_DATASOURCE = ROOT / "deploy/grafana/victoriametrics/slogen-vm.yaml"
+VM_SERVICES = {"victoriametrics", "vmalert", "grafana-vm"}
+
+
+def image_version(image: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", image.rpartition(":")[2])[:3])
+
+
+def test_prometheus_3_and_current_grafana(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert image_version(services["prometheus"]["image"])[0] == 3
+    assert image_version(services["grafana"]["image"]) >= (12, 0, 0)
+    assert services["grafana-vm"]["image"] == services["grafana"]["image"]
+    assert image_version(services["vmalert"]["image"]) == image_version(services["victoriametrics"]["image"])
+
+
+def test_the_vm_profile_is_separate(compose: dict[str, Any]) -> None:
+    """`docker compose up` is the Prometheus stack; `--profile vm` adds exactly the VictoriaMetrics side."""
+    profiled = {name for name, s in compose["services"].items() if s.get("profiles")}
+    assert profiled == VM_SERVICES
+    assert all(compose["services"][name]["profiles"] == ["vm"] for name in VM_SERVICES)
+    for name, service in compose["services"].items():
+        depends = service.get("depends_on") or []
+        if name not in VM_SERVICES:  # a default service must never wait for a profiled one
+            assert not set(depends) & VM_SERVICES, name
+
+
+def test_vmalert_reads_every_rendered_rule_file(compose: dict[str, Any], rendered: Path) -> None:
+    vmalert = compose["services"]["vmalert"]
+    flags = command_flags(vmalert)
+    rules_at = PurePosixPath(mount_target(compose, "vmalert", "./rules"))
+    pattern = PurePosixPath(flags["-rule"])
+    assert pattern.parent == rules_at
+    names = [p.name for p in (rendered / "rules").iterdir()]
+    assert names and all(fnmatch.fnmatch(n, pattern.name) for n in names)
+    vm_port = compose["services"]["victoriametrics"]["ports"][0].split(":")[-1]
+    for flag in ("-datasource.url", "-remoteWrite.url", "-remoteRead.url"):
+        url = urlsplit(flags[flag])
+        assert (url.hostname, str(url.port)) == ("victoriametrics", vm_port), flag
+    notifier = urlsplit(flags["-notifier.url"])
+    am_port = compose["services"]["alertmanager"]["ports"][0].split(":")[-1]
+    assert (notifier.hostname, str(notifier.port)) == ("alertmanager", am_port)
+    # vmalert's alerts carry Prometheus' external label, so Alertmanager merges the two engines' alerts.
+    stack = load(PROM_CONFIG)["global"]["external_labels"]["stack"]
+    assert flags["-external.label"] == f"stack={stack}"
+
+
+def test_victoriametrics_scrapes_what_prometheus_scrapes(compose: dict[str, Any]) -> None:
+    prom, vm = load(PROM_CONFIG), load(VM_SCRAPE)
+    assert vm["global"]["scrape_interval"] == prom["global"]["scrape_interval"]
+    assert vm["global"]["external_labels"] == prom["global"]["external_labels"]
+    prom_jobs = {j["job_name"]: j["static_configs"] for j in prom["scrape_configs"]}
+    vm_jobs = {j["job_name"]: j["static_configs"] for j in vm["scrape_configs"]}
+    for job in ("checkout", "search"):  # the jobs slos.yaml selects (test above)
+        assert vm_jobs[job] == prom_jobs[job]
+    flags = command_flags(compose["services"]["victoriametrics"])
+    assert flags["-promscrape.config"] == mount_target(compose, "victoriametrics", "./deploy/victoriametrics/scrape.yml")
+    retention = flags["-retentionPeriod"]
+    assert retention.endswith("d") and int(retention[:-1]) >= LONGEST_PERIOD_DAYS
+
+
+def test_grafana_vm_shows_the_same_dashboards_on_victoriametrics(compose: dict[str, Any], rendered: Path) -> None:
+    spec = spec_loader.load(str(rendered / "slos.yaml"))
+    (source,) = load(VM_DATASOURCE)["datasources"]
+    (prometheus_source,) = load(rendered / "provisioning/datasources/slogen.yaml")["datasources"]
+    assert source["uid"] == prometheus_source["uid"] == spec.grafana.datasource
+    assert source["type"] == prometheus_source["type"] == "prometheus"
+    url = urlsplit(source["url"])
+    assert (url.hostname, str(url.port)) == ("victoriametrics", compose["services"]["victoriametrics"]["ports"][0]
+                                             .split(":")[-1])
+    assert mount_target(compose, "grafana-vm", "./deploy/grafana/victoriametrics") == \
+        "/etc/grafana/provisioning/datasources"
+    for path in ("./provisioning/dashboards", "./dashboards"):
+        assert mount_target(compose, "grafana-vm", path) == mount_target(compose, "grafana", path)
+
+
+@needs_victoria_metrics
+def test_vmalert_and_victoriametrics_accept_the_configs(rendered: Path) -> None:
+    assert VMALERT and VICTORIA_METRICS
+    checked = subprocess.run([VMALERT, "-dryRun", f"-rule={rendered / 'rules'}/*.rules.yaml", "-loggerLevel=ERROR"],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    scrape = subprocess.run([VICTORIA_METRICS, f"-promscrape.config={VM_SCRAPE}", "-promscrape.config.dryRun",
+                             "-loggerLevel=ERROR"], capture_output=True, text=True, timeout=60)
+    assert scrape.returncode == 0, scrape.stdout + scrape.stderr

@@ -8,7 +8,8 @@ interval (30m for hour tiles, 3m for short tiles) at the group's evaluation offs
 samples are backfilled in turn (OpenMetrics, not `create-blocks-from rules`, which takes ~13 s
 per rule here). Then the rendered budget expression, evaluated at an explicit time, must give
 the true event ratio computed here from the generator: within 1e-12 relative when the tiles fall
-on the scrape grid, 1e-3 when they do not (see TOLERANCE); also after one skipped evaluation of
+on the scrape grid (Prometheus 2's closed ranges; 1e-3 on Prometheus 3, see ON_GRID), 1e-3 when
+they do not (see TOLERANCE); also after one skipped evaluation of
 the hours group and after a group rename (a new evaluation offset); a Sloth-style mean of 5m
 ratios on the same data must be measurably off (by more than 2 %).
 """
@@ -23,7 +24,7 @@ import pytest
 import requests
 import yaml
 
-from prom import backfill, instant, needs_prometheus, prometheus
+from prom import CLOSED_RANGES, backfill, instant, needs_prometheus, prometheus
 from slogen import conventions as c
 from slogen.model import Policy
 from slogen.promql import Raw, render
@@ -47,7 +48,15 @@ RENAMED_OFFSET = 17 * 60 + 23
 # extrapolates it from the rest of the hour: a second-order error, largest when the error ratio
 # jumps 100x while traffic curves (this incident at the trough): 3.0e-4 here with 1m scrapes
 # (less with 15s scrapes). A mean of 5m ratios is off by percents on the same data.
-TOLERANCE = {"aligned": 1e-12, "shifted": 1e-3}
+#
+# "On the grid" is exact only with Prometheus 2's closed ranges ([t - 3m, t] holds the sample at
+# t - 3m, so a tile's rate() sees every interval of the tile). Prometheus 3's left-open ranges drop
+# that sample: rate() then extrapolates one interval per tile, the same second-order error as off
+# the grid, so on 3.x the aligned case gets the off-grid tolerance (reasoned from Prometheus 3's
+# documented range semantics; no 3.x binary runs here).
+OFF_GRID = 1e-3
+ON_GRID = 1e-12 if CLOSED_RANGES else OFF_GRID
+TOLERANCE = {"aligned": ON_GRID, "shifted": OFF_GRID}
 INCIDENT = (END - 9 * DAY + 3 * 3600, END - 9 * DAY + 5 * 3600)  # 03:00–05:00, the trough
 SLOS = (*OFFSETS, "skipped", "renamed", "worst")  # "worst" misses the evaluation at the incident's start
 SPEC = """
@@ -197,7 +206,7 @@ def test_a_skipped_evaluation_costs_at_most_half_an_hour_of_data(setup: dict[str
         cum[missed[1]][1] - cum[missed[0]][1])
     events = cum[END][0] - cum[END - 30 * DAY][0] + (cum[twice[1]][0] - cum[twice[0]][0]) - (
         cum[missed[1]][0] - cum[missed[0]][0])
-    assert _relative(got, errors / events) < 1e-12  # exactly that shift, nothing else
+    assert _relative(got, errors / events) < ON_GRID  # exactly that shift, nothing else
     assert 1e-3 < _relative(got, want) < 0.1  # 7.2 % for this 100× incident: docs/rules.md
 
 
@@ -215,7 +224,7 @@ def test_day_window_from_tiles_tracks_the_incident(setup: dict[str, Any]) -> Non
     for at in (INCIDENT[1] + 3600, INCIDENT[0] + 45 * 60):  # the whole incident, and its first 45 minutes
         got = _one(setup["url"], render(q.tiled_ratio(slo, "1d")), at)
         want = _true_ratio(setup["cumulative"], at - DAY, at)
-        assert _relative(got, want) < 1e-9, (at, got, want)
+        assert _relative(got, want) < max(ON_GRID, 1e-9), (at, got, want)
 
 
 @pytest.mark.parametrize(("remaining", "state"), [

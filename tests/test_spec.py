@@ -196,7 +196,7 @@ def test_yaml_merge_keys_are_not_duplicates() -> None:
         "        objective: 99.9\n", "        <<: *common\n        objective: 99.9\n")
     assert loads(text).slos[0].objective_percent == 99.9
     assert problems(VALID.replace("services:", "y-common: 1\nservices:")) == [
-        "s.yaml:2:1: $['y-common']: unknown key 'y-common'; known keys: defaults, grafana, policy, services, version"]
+        "s.yaml:2:1: $['y-common']: unknown key 'y-common'; known keys: defaults, grafana, policy, prometheus, services, version"]
 
 
 def test_an_alert_that_can_never_fire_is_a_warning() -> None:

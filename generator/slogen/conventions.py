@@ -101,6 +101,30 @@ def rule_file(service: str) -> str:
     return f"rules/{service}.rules.yaml"
 
 
+# `render --rules-format`: plain rule files for Prometheus' rule_files (the default), or one
+# prometheus-operator PrometheusRule object per service (its `spec` is the same rule file).
+RULES_FORMAT_PROMETHEUS = "prometheus"
+RULES_FORMAT_OPERATOR = "operator"
+RULES_FORMAT_VMRULE = "vmrule"  # VictoriaMetrics operator's VMRule: the same groups for vmalert
+RULES_FORMATS = (RULES_FORMAT_PROMETHEUS, RULES_FORMAT_OPERATOR, RULES_FORMAT_VMRULE)
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"  # on every PrometheusRule object, value NAMESPACE
+
+
+def operator_rule_file(service: str) -> str:
+    """Path, relative to the output root, of a service's PrometheusRule object."""
+    return f"rules/{service}.prometheusrule.yaml"
+
+
+def vmrule_file(service: str) -> str:
+    """Path, relative to the output root, of a service's VMRule object."""
+    return f"rules/{service}.vmrule.yaml"
+
+
+def prometheus_rule_name(service: str) -> str:
+    """`metadata.name` of a service's PrometheusRule or VMRule object (a DNS subdomain: service names are)."""
+    return f"{NAMESPACE}-{service}"
+
+
 OUTPUT_DIRS = ("rules", "dashboards", "provisioning")
 DASHBOARD_DIR = "dashboards"
 MARKER_TAG = "slogen"  # on every dashboard slogen manages; `push --prune` touches nothing without it

@@ -194,6 +194,19 @@ class Grafana:
 
 
 @dataclass(frozen=True)
+class RuleTarget:
+    """How rule groups are packaged for rulers beyond one Prometheus (the spec's `prometheus:`).
+
+    `namespace` and `rule_labels` go on PrometheusRule objects (`render --rules-format operator`);
+    `partial_response_strategy` (Thanos Ruler) on every rule group, in every format.
+    """
+
+    namespace: str | None = None
+    rule_labels: Labels = field(default_factory=lambda: frozen_labels(None))
+    partial_response_strategy: str | None = None
+
+
+@dataclass(frozen=True)
 class Spec:
     """A whole, valid spec."""
 
@@ -202,6 +215,7 @@ class Spec:
     default_window: str = "30d"
     policy: Policy = field(default_factory=Policy)
     grafana: Grafana = field(default_factory=Grafana)
+    prometheus: RuleTarget = field(default_factory=RuleTarget)
 
     @property
     def slos(self) -> tuple[SLO, ...]:

@@ -9,6 +9,7 @@ import click
 
 from slogen.cli.common import HttpUrl, fail, handle_errors, load_spec, spec_option
 from slogen.cli.notices import retry_notice
+from slogen.cli.ruler import push_to_ruler, ruler_options
 from slogen.clients.grafana import Client, GrafanaError, Settings
 from slogen.clients.http import redact
 from slogen.clients.prometheus import DEFAULT_URL
@@ -20,11 +21,15 @@ from slogen.services.writer import spec_key
 
 EPILOG = """\b
 Exit codes: 0 ok (including "nothing to do"); 1 invalid spec; 2 usage error;
-3 Grafana or Prometheus failed (unreachable, unhealthy, refused, timed out).
+3 Grafana, Prometheus or the ruler failed (unreachable, unhealthy, refused,
+timed out).
 \b
 Auth: GRAFANA_TOKEN (service-account token, sent as Bearer) or GRAFANA_USER and
 GRAFANA_PASSWORD (basic); GRAFANA_ORG_ID is sent as X-Grafana-Org-Id. Secrets are
 never printed, not even with --verbose or in errors.
+\b
+Ruler (Mimir/Cortex): RULER_URL (credentials as https://user:password@host),
+RULER_TENANT (sent as X-Scope-OrgID).
 """
 
 
@@ -76,13 +81,14 @@ def _verbose_logging(enabled: bool) -> None:
               help="Prometheus base URL for --reload (env PROMETHEUS_URL).")
 @click.option("--prometheus-rules-path", default=None, metavar="PATH",
               help="The rules directory as Prometheus sees it, when that differs (a container's mount).")
+@ruler_options
 @click.option("-v", "--verbose", is_flag=True, help="Trace every request (method, path, status, time; never secrets).")
 @handle_errors
 def push(spec_path: str, grafana_url: str | None, token: str | None, user: str | None, password: str | None,
          org_id: str | None, ca_cert: str | None, insecure: bool, timeout: float, retries: int, backoff: float,
          concurrency: int, dry_run: bool, prune: bool, message: str | None, no_grafana: bool,
          prometheus_rules_dir: str | None, reload: bool, prometheus_url: str, prometheus_rules_path: str | None,
-         verbose: bool) -> None:
+         ruler_url: str | None, tenant: str | None, ruler_namespace: str, ruler_prefix: str, verbose: bool) -> None:
     """Push the dashboards to Grafana (created / updated / unchanged) and optionally the rules to Prometheus.
 
     Renders the spec in memory and sends exactly the dashboards `render` writes. A dashboard
@@ -90,8 +96,8 @@ def push(spec_path: str, grafana_url: str | None, token: str | None, user: str |
     """
     if reload and not prometheus_rules_dir:
         fail("--reload needs --prometheus-rules-dir", 2)
-    if no_grafana and not prometheus_rules_dir:
-        fail("--no-grafana leaves nothing to do without --prometheus-rules-dir", 2)
+    if no_grafana and not prometheus_rules_dir and not ruler_url:
+        fail("--no-grafana leaves nothing to do without --prometheus-rules-dir or --ruler-url", 2)
     _verbose_logging(verbose)
     spec = load_spec(spec_path)
     artifacts = render_bundle(spec)
@@ -107,6 +113,10 @@ def push(spec_path: str, grafana_url: str | None, token: str | None, user: str |
         if report.groups:
             click.echo(f"prometheus {redact(prometheus_url)}: reloaded; {len(report.groups)} groups loaded from "
                        f"{prometheus_rules_path or directory.resolve()}")
+
+    if ruler_url:
+        push_to_ruler(artifacts, spec.source, url=ruler_url, tenant=tenant, namespace=ruler_namespace,
+                      prefix=ruler_prefix, timeout=timeout, retries=retries, backoff=backoff, dry_run=dry_run)
 
     if no_grafana:
         return

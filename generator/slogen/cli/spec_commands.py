@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from slogen.cli.common import beside_spec, handle_errors, load_spec, spec_option
+from slogen.conventions import RULES_FORMAT_PROMETHEUS, RULES_FORMATS
 from slogen.errors import StaleError
 from slogen.render import render as render_bundle
 from slogen.services.writer import check_tree, spec_key, write_file, write_tree
@@ -37,11 +38,15 @@ def validate(spec_path: str) -> None:
 @click.option("-o", "--output", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Directory that receives rules/, dashboards/ and provisioning/ (default: the spec's directory).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 and list files that are stale, missing or extra.")
+@click.option("--rules-format", type=click.Choice(RULES_FORMATS), default=RULES_FORMAT_PROMETHEUS, show_default=True,
+              help="prometheus: rules/<service>.rules.yaml for rule_files; operator: "
+                   "rules/<service>.prometheusrule.yaml, PrometheusRule objects for prometheus-operator; "
+                   "vmrule: rules/<service>.vmrule.yaml, VMRule objects for the VictoriaMetrics operator.")
 @handle_errors
-def render(spec_path: str, out_dir: str, check: bool) -> None:
+def render(spec_path: str, out_dir: str, check: bool, rules_format: str) -> None:
     """Render rules/, dashboards/ and provisioning/ from the spec (exit 1 if invalid or, with --check, stale)."""
     spec = load_spec(spec_path)
-    artifacts = render_bundle(spec)
+    artifacts = render_bundle(spec, rules_format)
     out_dir = beside_spec(spec_path, out_dir, ".")
     root = Path(out_dir)
     if check:

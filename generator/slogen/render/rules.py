@@ -51,8 +51,10 @@ INTERVALS = {
 }
 
 
-def generate(spec: Spec) -> list[Artifact]:
-    """One rule file per service."""
+def generate(spec: Spec, rules_format: str = c.RULES_FORMAT_PROMETHEUS) -> list[Artifact]:
+    """One rule file per service; in the operator and vmrule formats, each as a PrometheusRule or VMRule object."""
+    if rules_format not in c.RULES_FORMATS:
+        raise ValueError(f"unknown rules format {rules_format!r}")
     stages: dict[str, Callable[[SLO, Spec], list[Rule]]] = {
         c.STAGE_SLI: sli_rules, c.STAGE_TILES: tile_rules, c.STAGE_HOURS: hour_rules,
         c.STAGE_ALERTS: alert_rules, c.STAGE_BUDGET: budget_rules, c.STAGE_STATE: state_rules,
@@ -60,9 +62,37 @@ def generate(spec: Spec) -> list[Artifact]:
     out = []
     for service in spec.services:
         groups = [group for stage, build in stages.items() for group in _groups(service, stage, spec, build)]
-        doc = {"groups": groups}
-        out.append(Artifact(c.rule_file(service.name), yaml_text(doc, source=spec.source), doc))
+        if rules_format == c.RULES_FORMAT_OPERATOR:
+            doc: dict[str, Any] = prometheus_rule(service, spec, groups)
+            path = c.operator_rule_file(service.name)
+        elif rules_format == c.RULES_FORMAT_VMRULE:
+            doc, path = vm_rule(service, spec, groups), c.vmrule_file(service.name)
+        else:
+            doc, path = {"groups": groups}, c.rule_file(service.name)
+        out.append(Artifact(path, yaml_text(doc, source=spec.source), doc))
     return out
+
+
+def _metadata(service: Service, spec: Spec) -> dict[str, Any]:
+    target = spec.prometheus
+    metadata: dict[str, Any] = {"name": c.prometheus_rule_name(service.name)}
+    if target.namespace:
+        metadata["namespace"] = target.namespace
+    metadata["labels"] = {**target.rule_labels, c.MANAGED_BY_LABEL: c.NAMESPACE}
+    return metadata
+
+
+def prometheus_rule(service: Service, spec: Spec, groups: list[Rule]) -> dict[str, Any]:
+    """A prometheus-operator `PrometheusRule` whose `spec` is exactly the service's rule file."""
+    return {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+            "metadata": _metadata(service, spec), "spec": {"groups": groups}}
+
+
+def vm_rule(service: Service, spec: Spec, groups: list[Rule]) -> dict[str, Any]:
+    """A VictoriaMetrics operator `VMRule`: the rule file's groups without Thanos' group key."""
+    plain = [{k: v for k, v in g.items() if k != "partial_response_strategy"} for g in groups]
+    return {"apiVersion": "operator.victoriametrics.com/v1beta1", "kind": "VMRule",
+            "metadata": _metadata(service, spec), "spec": {"groups": plain}}
 
 
 def _groups(service: Service, stage: str, spec: Spec, build: Callable[[SLO, Spec], list[Rule]]) -> list[Rule]:
@@ -74,7 +104,11 @@ def _groups(service: Service, stage: str, spec: Spec, build: Callable[[SLO, Spec
         if len(chunks[-1]) + len(rules) > c.MAX_RULES_PER_GROUP:
             chunks.append([])
         chunks[-1].extend(rules)
-    return [{"name": c.group_name(service.name, stage, i), "interval": INTERVALS[stage], "rules": rules}
+    # Thanos Ruler: without `abort`, an answer missing a store's data would be recorded as if whole,
+    # and a period budget keeps that sample for the whole period.
+    strategy = {"partial_response_strategy": spec.prometheus.partial_response_strategy} \
+        if spec.prometheus.partial_response_strategy else {}
+    return [{"name": c.group_name(service.name, stage, i), "interval": INTERVALS[stage], **strategy, "rules": rules}
             for i, rules in enumerate(chunks) if rules]
 
 

@@ -83,5 +83,6 @@ def _promql_notes(slo: SLO) -> list[str]:
                            f"'{{{m.name}{m.value}}}'")
     if names:
         out.append(f"{slo.service}/{slo.name}: uses UTF-8 metric or label names ({', '.join(sorted(names))}): "
-                   "Prometheus 2.x rejects them; they need Prometheus 3")
+                   "Prometheus 3 reads them; Prometheus 2.x and vmalert/VictoriaMetrics without Prometheus 3's "
+                   "UTF-8 syntax (such as 1.79) reject them")
     return out

@@ -30,6 +30,7 @@ from slogen.model import (
     LatencySLI,
     Policy,
     RatioSLI,
+    RuleTarget,
     Service,
     Spec,
     frozen_labels,
@@ -229,6 +230,12 @@ def semantic_problems(located: Located) -> list[Problem]:
         ):
             at(("policy",), "thresholds out of order: need caution > warning > freeze "
                             f"(got {values['caution']:g}, {values['warning']:g}, {values['freeze']:g})")
+    target = doc.get("prometheus")
+    if isinstance(target, dict) and isinstance(target.get("rule_labels"), dict) \
+            and conventions.MANAGED_BY_LABEL in target["rule_labels"]:
+        at(("prometheus", "rule_labels", conventions.MANAGED_BY_LABEL),
+           f"label {conventions.MANAGED_BY_LABEL!r} is set by slogen (to {conventions.NAMESPACE!r}); "
+           "choose another name", key=True)
     defaults = doc.get("defaults") if isinstance(doc.get("defaults"), dict) else {}
     default_window = defaults.get("window", "30d")
     if isinstance(default_window, str) and (why := windows.period_problem(default_window)):
@@ -448,7 +455,12 @@ def build(doc: dict[str, Any], *, source: str) -> Spec:
     rows = tuple(windows.row_from(r) for r in rows_doc) if isinstance(rows_doc, list) else None
     services = tuple(_build_service(s, window, rows) for s in doc["services"])
     return Spec(source=source, services=services, default_window=window, policy=policy,
-                grafana=_build_grafana(doc.get("grafana") or {}))
+                grafana=_build_grafana(doc.get("grafana") or {}), prometheus=_build_target(doc.get("prometheus") or {}))
+
+
+def _build_target(doc: dict[str, Any]) -> RuleTarget:
+    return RuleTarget(namespace=doc.get("namespace"), rule_labels=frozen_labels(doc.get("rule_labels")),
+                      partial_response_strategy=doc.get("partial_response_strategy"))
 
 
 def _build_grafana(doc: dict[str, Any]) -> Grafana:
