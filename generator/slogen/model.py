@@ -57,7 +57,19 @@ class ExprSLI:
     good: str | None = None
 
 
-SLI = RatioSLI | LatencySLI | ExprSLI
+@dataclass(frozen=True)
+class ExprRatioSLI:
+    """Checked PromQL (comments stripped) with a `$window` placeholder giving the error ratio itself
+    (0 = no errors, 1 = all errors), as Sloth's `raw` and OpenSLO's `raw` SLIs do.
+
+    Budget semantics: every tile weighs one (its events are 1 while the ratio is defined), so the
+    ratio over a window of tiles is the time-weighted average of the ratio (docs/spec.md).
+    """
+
+    ratio: str
+
+
+SLI = RatioSLI | LatencySLI | ExprSLI | ExprRatioSLI
 
 
 @dataclass(frozen=True)
@@ -109,8 +121,8 @@ class SLO:
 
     @property
     def sli_kind(self) -> str:
-        """`ratio`, `latency` or `expr`."""
-        return {RatioSLI: "ratio", LatencySLI: "latency", ExprSLI: "expr"}[type(self.sli)]
+        """`ratio`, `latency`, `expr` or `expr.ratio`."""
+        return {RatioSLI: "ratio", LatencySLI: "latency", ExprSLI: "expr", ExprRatioSLI: "expr.ratio"}[type(self.sli)]
 
 
 @dataclass(frozen=True)

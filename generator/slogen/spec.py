@@ -22,6 +22,7 @@ from slogen.model import (
     WINDOW_PLACEHOLDER,
     Alerting,
     AlertOverride,
+    ExprRatioSLI,
     ExprSLI,
     Grafana,
     LatencySLI,
@@ -220,7 +221,7 @@ def _check_sli(sli: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
     expr = sli.get("expr")
     if isinstance(expr, dict):
         texts = {}
-        for key in ("errors", "good", "total"):
+        for key in ("errors", "good", "total", "ratio"):
             value = expr.get(key)
             if not isinstance(value, str):
                 continue
@@ -303,7 +304,7 @@ def _canonical_promql(doc: dict[str, Any]) -> None:
                         ratio[key] = render(parse_selector(ratio[key]))
             elif "expr" in sli:
                 expr = sli["expr"]
-                for key in ("errors", "good", "total"):
+                for key in ("errors", "good", "total", "ratio"):
                     if key in expr:
                         expr[key] = strip_comments(expr[key])
 
@@ -366,12 +367,14 @@ def _build_slo(doc: dict[str, Any], service: str, labels: Any, default_window: s
     )
 
 
-def _build_sli(doc: dict[str, Any]) -> RatioSLI | LatencySLI | ExprSLI:
+def _build_sli(doc: dict[str, Any]) -> RatioSLI | LatencySLI | ExprSLI | ExprRatioSLI:
     if "ratio" in doc:
         r = doc["ratio"]
         return RatioSLI(total=r["total"], errors=r.get("errors"), good=r.get("good"))
     if "expr" in doc:
         e = doc["expr"]
+        if "ratio" in e:
+            return ExprRatioSLI(ratio=e["ratio"])
         return ExprSLI(total=e["total"], errors=e.get("errors"), good=e.get("good"))
     lat = doc["latency"]
     return LatencySLI(metric=lat["metric"], threshold=lat["threshold"],

@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from slogen import conventions as c
 from slogen.durations import parse_duration
-from slogen.model import SLO, WINDOW_PLACEHOLDER, ExprSLI, LatencySLI, RatioSLI
+from slogen.model import SLO, WINDOW_PLACEHOLDER, ExprRatioSLI, ExprSLI, LatencySLI, RatioSLI
 from slogen.promql import (
     Agg,
     Binary,
@@ -24,6 +24,8 @@ from slogen.promql import (
     Range,
     Raw,
     Selector,
+    agg,
+    binary,
     call,
     clamp_min,
     or_,
@@ -83,6 +85,12 @@ def user_expr(text: str, window: str) -> Raw:
     return Raw(text.strip().replace(WINDOW_PLACEHOLDER, window))
 
 
+def defined_ratio(sli: ExprRatioSLI, window: str) -> Paren:
+    """`((R) >= 0)`: an `expr.ratio` SLI's series for `window`, without NaN (0 ÷ 0 in the user's
+    expression): a tile whose ratio is undefined counts neither as errors nor as an event."""
+    return Paren(binary(">=", Paren(user_expr(sli.ratio, window)), 0))
+
+
 def _counter_rate(selector: str, window: str) -> Agg:
     # A ratio SLI's selector is checked and stored canonically by the spec loader; parsed back
     # here (cached) so the rule holds it as a Selector, not as text.
@@ -90,8 +98,11 @@ def _counter_rate(selector: str, window: str) -> Agg:
 
 
 def events_expr(slo: SLO, window: str) -> Agg:
-    """Events per second over `window` (for `expr` SLIs: the user's expression, in its own unit)."""
+    """Events per second over `window` (for `expr` SLIs: the user's expression, in its own unit; for
+    `expr.ratio` SLIs: the number of series with a defined ratio, so each tile weighs one)."""
     sli = slo.sli
+    if isinstance(sli, ExprRatioSLI):
+        return agg("count", defined_ratio(sli, window))
     if isinstance(sli, RatioSLI):
         return _counter_rate(sli.total, window)
     if isinstance(sli, LatencySLI):
@@ -102,6 +113,8 @@ def events_expr(slo: SLO, window: str) -> Agg:
 
 def _good_expr(slo: SLO, window: str) -> Agg | None:
     sli = slo.sli
+    if isinstance(sli, ExprRatioSLI):
+        return None
     if isinstance(sli, LatencySLI):
         return sum_(rate(latency_series(sli, "_bucket", le_matcher(sli.threshold_seconds)), window))
     if sli.good is None:
@@ -113,6 +126,8 @@ def _good_expr(slo: SLO, window: str) -> Agg | None:
 
 def _bad_expr(slo: SLO, window: str) -> Agg:
     sli = slo.sli
+    if isinstance(sli, ExprRatioSLI):  # the ratio itself: errors ÷ events is its mean over series
+        return sum_(defined_ratio(sli, window))
     assert not isinstance(sli, LatencySLI) and sli.errors is not None
     if isinstance(sli, RatioSLI):
         return _counter_rate(sli.errors, window)
@@ -148,9 +163,12 @@ def errors_expr(slo: SLO, window: str) -> Agg | Call:
     return clamp_min(events_expr(slo, window) - _or_zero(good), 0)
 
 
-def raw_ratio_expr(slo: SLO, window: str) -> Binary:
+def raw_ratio_expr(slo: SLO, window: str) -> Binary | Agg:
     """errors ÷ events over `window` read from the raw counters in one rule: 0 on no traffic,
-    0 errors while the errors selector has no series, absent when the events are absent."""
+    0 errors while the errors selector has no series, absent when the events are absent.
+    `expr.ratio` SLIs: the user's ratio itself (averaged if it gives several series)."""
+    if isinstance(slo.sli, ExprRatioSLI):
+        return agg("avg", defined_ratio(slo.sli, window))
     errors: Expr = errors_expr(slo, window)
     if _good_expr(slo, window) is None:
         errors = _or_zero(errors)
