@@ -32,13 +32,13 @@ def _wanted(fmt: str | None, found: str | None) -> bool:
     return fmt == SLOTH and found == SLOTH_K8S  # `--from sloth` reads both of Sloth's formats
 
 
-def convert(docs: list[Document], fmt: str | None) -> tuple[str | None, Report]:
+def convert(docs: list[Document], fmt: str | None, report: Report | None = None) -> tuple[str | None, Report]:
     """The spec text (None when nothing could be imported) and the report of every input object.
 
-    `fmt` is one of FORMATS, or None to detect each document's format; detected documents of more
+    `report` may hold entries already (files the caller skipped). `fmt` is one of FORMATS, or None to detect each document's format; detected documents of more
     than one tool raise MixedFormatsError (name the one to read with `--from`).
     """
-    report = Report()
+    report = report if report is not None else Report()
     detected = [(doc, detect(doc.data)) for doc in docs]
     if fmt is None:
         families = Counter(FAMILY[f] for _, f in detected if f is not None)
@@ -54,9 +54,9 @@ def convert(docs: list[Document], fmt: str | None) -> tuple[str | None, Report]:
         if not _wanted(fmt, found):
             obj = report.add(ObjectReport(doc.where, found or "document", _object_name(doc)))
             expected = f"a {fmt} document" if fmt else "a Sloth, Pyrra or OpenSLO document"
-            if doc.scanned and found is None:
+            if doc.scanned:  # foreign YAML in a directory, or another tool's file beside the chosen one's
                 obj.skipped = True
-                obj.approx("document", f"skipped: not {expected}")
+                obj.approx("document", f"skipped: not {expected}" + (f" (it is {found})" if found else ""))
             else:
                 obj.cannot("document", f"not {expected}" + (f" (it is {found})" if found else ""))
         elif found in (SLOTH, SLOTH_K8S):
