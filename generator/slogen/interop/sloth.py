@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from slogen import conventions as c
 from slogen.interop.common import SLOTH_K8S, Document, percent, text_map, window_query
 from slogen.interop.report import ObjectReport, Report
 from slogen.interop.specdoc import Draft
@@ -160,7 +161,7 @@ def _alerting(alerting: Any, slo_labels: dict[str, str], obj: ObjectReport) -> d
     out: dict[str, Any] = {}
     alerting = alerting if isinstance(alerting, dict) else {}
     if alerting.get("name"):
-        obj.approx("alerting.name", f"slogen names its alerts itself (SLOBurnRatePage/Ticket); {alerting['name']!r} "
+        obj.approx("alerting.name", f"slogen names its alerts itself ({c.ALERT_PAGE}, {c.ALERT_TICKET}); {alerting['name']!r} "
                                     "is kept as the annotation sloth_alert_name")
     labels = {**slo_labels, **text_map(alerting.get("labels"))}
     if slo_labels:
