@@ -67,7 +67,8 @@ def _slo(doc: Document, api: str, slis: dict[str, Document], services: dict[str,
     description = str(_spec(service_doc.data).get("description") or "") if service_doc else ""
     drafts = []
     for i, objective in enumerate(objectives):
-        suffix = "" if len(objectives) == 1 else f"-{objective.get('displayName') or i + 1}"
+        # v1alpha: Sloth's names (`<name>-<index>`), so the series keep the slo label Sloth gave them
+        suffix = f"-{i}" if api == V1ALPHA else "" if len(objectives) == 1 else f"-{i}"
         obj = report.add(ObjectReport(doc.where, f"{api} SLO", name + (f" objectives[{i}]" if suffix else "")))
         if not isinstance(objective, dict):
             obj.cannot(f"spec.objectives[{i}]", "not a mapping")
