@@ -77,7 +77,7 @@ def _sloth_slis(path: Path) -> dict[tuple[str, str], tuple[float, set[float]]]:
                 if "sloth_service" not in labels:
                     continue
                 key = (labels["sloth_service"], labels["sloth_slo"])
-                objective, windows = out.setdefault(key, (0.0, set()))
+                _, windows = out.setdefault(key, (0.0, set()))
                 if rule.get("record") == "slo:objective:ratio":
                     out[key] = (float(re.fullmatch(r"vector\((.*)\)", rule["expr"].strip())[1]), windows)
                 elif rule.get("record", "").startswith("slo:sli_error:ratio_rate"):

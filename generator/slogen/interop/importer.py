@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from slogen import __version__
 from slogen.errors import SlogenError
@@ -19,8 +20,8 @@ class MixedFormatsError(SlogenError):
 
 
 def _object_name(doc: Document) -> str:
-    data = doc.data if isinstance(doc.data, dict) else {}
-    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    data: dict[str, Any] = doc.data if isinstance(doc.data, dict) else {}
+    meta: dict[str, Any] = data["metadata"] if isinstance(data.get("metadata"), dict) else {}
     return str(meta.get("name") or data.get("service") or data.get("kind") or f"document {doc.index + 1}")
 
 
@@ -32,11 +33,13 @@ def _wanted(fmt: str | None, found: str | None) -> bool:
     return fmt == SLOTH and found == SLOTH_K8S  # `--from sloth` reads both of Sloth's formats
 
 
-def convert(docs: list[Document], fmt: str | None, report: Report | None = None) -> tuple[str | None, Report]:
+def convert(docs: list[Document], fmt: str | None,
+            report: Report | None = None) -> tuple[str | None, Report]:
     """The spec text (None when nothing could be imported) and the report of every input object.
 
-    `report` may hold entries already (files the caller skipped). `fmt` is one of FORMATS, or None to detect each document's format; detected documents of more
-    than one tool raise MixedFormatsError (name the one to read with `--from`).
+    `report` may hold entries already (files the caller skipped). `fmt` is one of FORMATS, or None
+    to detect each document's format; detected documents of more than one tool raise
+    MixedFormatsError (name the one to read with `--from`).
     """
     report = report if report is not None else Report()
     detected = [(doc, detect(doc.data)) for doc in docs]

@@ -161,8 +161,8 @@ def _alerting(alerting: Any, slo_labels: dict[str, str], obj: ObjectReport) -> d
     out: dict[str, Any] = {}
     alerting = alerting if isinstance(alerting, dict) else {}
     if alerting.get("name"):
-        obj.approx("alerting.name", f"slogen names its alerts itself ({c.ALERT_PAGE}, {c.ALERT_TICKET}); {alerting['name']!r} "
-                                    "is kept as the annotation sloth_alert_name")
+        obj.approx("alerting.name", f"slogen names its alerts itself ({c.ALERT_PAGE}, {c.ALERT_TICKET}); "
+                                    f"{alerting['name']!r} is kept as the annotation sloth_alert_name")
     labels = {**slo_labels, **text_map(alerting.get("labels"))}
     if slo_labels:
         obj.approx("labels", "SLO labels go on the alerts only (slogen's recorded series carry the service's labels)")
