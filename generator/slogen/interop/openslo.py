@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from slogen.interop.common import Document, percent, period, window_query
+from slogen.interop.openslo_export import NAME_ANNOTATION
 from slogen.interop.report import ObjectReport, Report
 from slogen.interop.specdoc import Draft
 from slogen.promql import PromQLSyntaxError, parse_selector, render
@@ -77,7 +78,9 @@ def _slo(doc: Document, api: str, slis: dict[str, Document], services: dict[str,
         if slo is None or not obj.mapped:
             continue
         display = _meta(data).get("displayName")
-        slo = {"name": name + suffix, **slo}
+        annotations = _meta(data).get("annotations")
+        own = annotations.get(NAME_ANNOTATION) if isinstance(annotations, dict) else None  # from slogen export
+        slo = {"name": (str(own) if own else name) + suffix, **slo}
         if spec.get("description") or display:
             slo = {**slo, "description": str(spec.get("description") or display)}
             slo = {k: slo[k] for k in ("name", "objective", "window", "description", "sli") if k in slo}

@@ -16,6 +16,7 @@ from slogen.promql import number_text, render
 from slogen.render import promql_builders as q
 
 API = "openslo/v1"
+NAME_ANNOTATION = "slogen/slo"  # the SLO's own name: `import` takes it back (metadata.name has the service too)
 SLOTH_WINDOW = "{{.window}}"
 
 
@@ -85,8 +86,8 @@ def _slo_doc(slo: SLO, obj: ObjectReport) -> dict[str, Any]:
     if isinstance(slo.sli, ExprRatioSLI):
         obj.approx("budgetingMethod", "expr.ratio budgets average the ratio over time (docs/spec.md); OpenSLO's "
                                       "nearest is Occurrences")
-    return {"apiVersion": API, "kind": "SLO", "metadata": {"name": slo_name(slo), "displayName": slo.name},
-            "spec": spec}
+    meta = {"name": slo_name(slo), "displayName": slo.name, "annotations": {NAME_ANNOTATION: slo.name}}
+    return {"apiVersion": API, "kind": "SLO", "metadata": meta, "spec": spec}
 
 
 def export(spec: Spec, report: Report) -> dict[str, list[dict[str, Any]]]:
