@@ -375,3 +375,16 @@ def test_export_openslo_and_back(tmp_path: Path, name: str) -> None:
             assert texts(again.sli) == texts(slo.sli)
     kinds = {s.sli_kind for s in original.slos}
     assert {"ratio", "latency", "expr"} <= kinds or kinds == {"expr.ratio"}, kinds  # the round trip covers every kind the spec has
+
+
+@pytest.mark.parametrize("body", [
+    "version: prometheus/v1\nservice: a\nx0: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"x{i}: &a{i} [{', '.join(['*a' if i == 1 else f'*a{i - 1}'] * 10)}]\n" for i in range(1, 8)),
+    "version: prometheus/v1\nservice: a\nslos: " + "[" * 200 + "]" * 200 + "\n",
+])
+def test_cli_hostile_yaml_is_refused_cleanly(tmp_path: Path, body: str) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(body)
+    code, out, err = _run("import", str(path))
+    assert code == 1 and out == "" and "Traceback" not in err and "internal error" not in err
+    assert str(path) in err

@@ -34,9 +34,12 @@ SLO_PLUGINS: dict[str, str | None] = {
 }
 
 
+_DATA = ("labels", "annotations", "options", "config")  # user maps: their keys are never renamed
+
+
 def _snake(value: Any) -> Any:
     if isinstance(value, dict):
-        return {_CAMEL.get(k, k): _snake(v) for k, v in value.items()}
+        return {_CAMEL.get(k, k): v if k in _DATA else _snake(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_snake(v) for v in value]
     return value

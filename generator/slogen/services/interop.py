@@ -42,8 +42,25 @@ class Outcome:
     withheld: bool = False  # something could not map and allow_partial was not given: nothing written
 
 
-def _display(path: Path) -> str:
-    return str(path)
+MAX_NODES = 200_000  # values in one file, counting repeats through YAML aliases (a "billion laughs" is more)
+MAX_DEPTH = 64  # nesting; SLO specs are about 8 deep
+
+
+def _check_size(data: Any, shown: str) -> None:
+    """Refuse documents whose aliases expand to a huge tree, or nested absurdly deep: the
+    converters walk them recursively."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    seen = 0
+    while stack:
+        value, depth = stack.pop()
+        seen += 1
+        if seen > MAX_NODES or depth > MAX_DEPTH:
+            raise InteropError(f"{shown}: the YAML is too large or too deeply nested once aliases are expanded "
+                               f"(more than {MAX_NODES} values or {MAX_DEPTH} levels): not an SLO spec")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
 
 
 def _files(paths: list[str]) -> list[tuple[Path, bool]]:
@@ -83,7 +100,7 @@ def read_documents(paths: list[str], report: Report) -> list[Document]:
     """
     docs = []
     for path, scanned in _files(paths):
-        shown = _display(path)
+        shown = str(path)
         try:
             parsed = [d for d in yaml.safe_load_all(_read(path)) if d is not None]
         except yaml.YAMLError as exc:
@@ -97,6 +114,8 @@ def read_documents(paths: list[str], report: Report) -> list[Document]:
             continue
         except RecursionError:
             raise InteropError(f"{shown}: YAML nested too deeply") from None
+        for doc in parsed:
+            _check_size(doc, shown)
         docs += [Document(shown, i, d, scanned) for i, d in enumerate(parsed)]
     if not docs and not report.objects:
         raise InteropError(f"no YAML files in {', '.join(paths)}")
