@@ -84,7 +84,19 @@ class GaugeSLI:
     selector: tuple[Matcher, ...] = ()
 
 
-SLI = RatioSLI | LatencySLI | ExprSLI | GaugeSLI
+@dataclass(frozen=True)
+class ExprRatioSLI:
+    """Checked PromQL (comments stripped) with a `$window` placeholder giving the error ratio itself
+    (0 = no errors, 1 = all errors), as Sloth's `raw` and OpenSLO's `raw` SLIs do.
+
+    Budget semantics: every tile weighs one (its events are 1 while the ratio is defined), so the
+    ratio over a window of tiles is the time-weighted average of the ratio (docs/spec.md).
+    """
+
+    ratio: str
+
+
+SLI = RatioSLI | LatencySLI | ExprSLI | ExprRatioSLI | GaugeSLI
 
 
 @dataclass(frozen=True)
@@ -154,8 +166,9 @@ class SLO:
 
     @property
     def sli_kind(self) -> str:
-        """`ratio`, `latency`, `expr` or `gauge`."""
-        return {RatioSLI: "ratio", LatencySLI: "latency", ExprSLI: "expr", GaugeSLI: "gauge"}[type(self.sli)]
+        """`ratio`, `latency`, `expr`, `expr.ratio` or `gauge`."""
+        return {RatioSLI: "ratio", LatencySLI: "latency", ExprSLI: "expr", ExprRatioSLI: "expr.ratio",
+                GaugeSLI: "gauge"}[type(self.sli)]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,16 @@ from fractions import Fraction
 
 from slogen import conventions as c
 from slogen.durations import parse_duration
-from slogen.model import SLO, WINDOW_PLACEHOLDER, ExprSLI, GaugeSLI, LatencySLI, RatioSLI, identity_matchers
+from slogen.model import (
+    SLO,
+    WINDOW_PLACEHOLDER,
+    ExprRatioSLI,
+    ExprSLI,
+    GaugeSLI,
+    LatencySLI,
+    RatioSLI,
+    identity_matchers,
+)
 from slogen.promql import (
     Agg,
     Binary,
@@ -24,6 +33,8 @@ from slogen.promql import (
     Range,
     Raw,
     Selector,
+    agg,
+    binary,
     call,
     clamp_min,
     or_,
@@ -84,6 +95,12 @@ def user_expr(text: str, window: str) -> Raw:
     return Raw(text.strip().replace(WINDOW_PLACEHOLDER, window))
 
 
+def defined_ratio(sli: ExprRatioSLI, window: str) -> Paren:
+    """`((R) >= 0)`: an `expr.ratio` SLI's series for `window`, without NaN (0 ÷ 0 in the user's
+    expression): a tile whose ratio is undefined counts neither as errors nor as an event."""
+    return Paren(binary(">=", Paren(user_expr(sli.ratio, window)), 0))
+
+
 def _counter_rate(slo: SLO, selector: str, window: str) -> Agg:
     # A ratio SLI's selector is checked and stored canonically by the spec loader; parsed back
     # here (cached) so the rule holds it as a Selector, not as text.
@@ -99,8 +116,11 @@ def _gauge_per_second(func: str, slo: SLO, sli: GaugeSLI, window: str) -> Binary
 
 def events_expr(slo: SLO, window: str) -> Agg | Binary:
     """Events per second over `window` (for `expr` SLIs: the user's expression, in its own unit;
-    for gauges: samples per second)."""
+    for gauges: samples per second; for `expr.ratio` SLIs: the number of series with a defined
+    ratio, so each tile weighs one)."""
     sli = slo.sli
+    if isinstance(sli, ExprRatioSLI):
+        return agg("count", defined_ratio(sli, window), by=slo.group_by or None)
     if isinstance(sli, RatioSLI):
         return _counter_rate(slo, sli.total, window)
     if isinstance(sli, LatencySLI):
@@ -119,11 +139,15 @@ def total_presence(slo: SLO) -> Expr:
         return latency_series(sli, "_count")
     if isinstance(sli, GaugeSLI):
         return Selector(sli.metric, sli.selector)
+    if isinstance(sli, ExprRatioSLI):
+        return user_expr(sli.ratio, "5m")
     return user_expr(sli.total, "5m")
 
 
 def _good_expr(slo: SLO, window: str) -> Agg | Binary | None:
     sli = slo.sli
+    if isinstance(sli, ExprRatioSLI):
+        return None
     if isinstance(sli, LatencySLI):
         return grouped_sum(slo, rate(latency_series(sli, "_bucket", le_matcher(sli.threshold_seconds)), window))
     if isinstance(sli, GaugeSLI):
@@ -137,6 +161,8 @@ def _good_expr(slo: SLO, window: str) -> Agg | Binary | None:
 
 def _bad_expr(slo: SLO, window: str) -> Agg:
     sli = slo.sli
+    if isinstance(sli, ExprRatioSLI):  # the ratio itself: errors ÷ events is its mean over series
+        return grouped_sum(slo, defined_ratio(sli, window))
     assert isinstance(sli, RatioSLI | ExprSLI) and sli.errors is not None
     if isinstance(sli, RatioSLI):
         return _counter_rate(slo, sli.errors, window)
@@ -174,9 +200,12 @@ def errors_expr(slo: SLO, window: str) -> Agg | Call:
     return clamp_min(events - _or_zero(good, slo, events), 0)
 
 
-def raw_ratio_expr(slo: SLO, window: str) -> Binary:
+def raw_ratio_expr(slo: SLO, window: str) -> Binary | Agg:
     """errors ÷ events over `window` read from the raw counters in one rule: 0 on no traffic,
-    0 errors while the errors selector has no series, absent when the events are absent."""
+    0 errors while the errors selector has no series, absent when the events are absent.
+    `expr.ratio` SLIs: the user's ratio itself (averaged if it gives several series)."""
+    if isinstance(slo.sli, ExprRatioSLI):
+        return agg("avg", defined_ratio(slo.sli, window), by=slo.group_by or None)
     errors: Expr = errors_expr(slo, window)
     events = events_expr(slo, window)
     if _good_expr(slo, window) is None:

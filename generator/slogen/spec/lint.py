@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slogen.model import SLO, ExprSLI, GaugeSLI, LatencySLI, RatioSLI, Spec
+from slogen.model import SLO, ExprRatioSLI, ExprSLI, GaugeSLI, LatencySLI, RatioSLI, Spec
 from slogen.promql import PromQLSyntaxError, Selector, parse_expression, parse_selector
 from slogen.promql.check import selector_utf8_names
 
@@ -62,8 +62,9 @@ def _promql_notes(slo: SLO) -> list[str]:
             for text in (sli.total, sli.errors, sli.good):
                 if text is not None:
                     names.update(selector_utf8_names(parse_selector(text)))
-        elif isinstance(sli, ExprSLI):
-            for text in (sli.total, sli.errors, sli.good):
+        elif isinstance(sli, ExprSLI | ExprRatioSLI):
+            texts = (sli.ratio,) if isinstance(sli, ExprRatioSLI) else (sli.total, sli.errors, sli.good)
+            for text in texts:
                 if text is not None:
                     parsed = parse_expression(text.replace("$window", "5m"), want=None)
                     names.update(parsed.utf8_names)

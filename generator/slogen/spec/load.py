@@ -24,6 +24,7 @@ from slogen.model import (
     AbsentAlert,
     Alerting,
     AlertOverride,
+    ExprRatioSLI,
     ExprSLI,
     GaugeSLI,
     Grafana,
@@ -343,7 +344,7 @@ def _check_sli(sli: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
     expr = sli.get("expr")
     if isinstance(expr, dict):
         texts = {}
-        for key in ("errors", "good", "total"):
+        for key in ("errors", "good", "total", "ratio"):
             value = expr.get(key)
             if not isinstance(value, str):
                 continue
@@ -437,7 +438,7 @@ def _canonical_promql(doc: dict[str, Any]) -> None:
                         ratio[key] = render(parse_selector(ratio[key]))
             elif "expr" in sli:
                 expr = sli["expr"]
-                for key in ("errors", "good", "total"):
+                for key in ("errors", "good", "total", "ratio"):
                     if key in expr:
                         expr[key] = strip_comments(expr[key])
 
@@ -511,7 +512,7 @@ def _build_slo(doc: dict[str, Any], service: str, labels: Any, default_window: s
     )
 
 
-def _build_sli(doc: dict[str, Any]) -> RatioSLI | LatencySLI | ExprSLI | GaugeSLI:
+def _build_sli(doc: dict[str, Any]) -> RatioSLI | LatencySLI | ExprSLI | ExprRatioSLI | GaugeSLI:
     if "gauge" in doc:
         gauge = doc["gauge"]
         return GaugeSLI(metric=gauge["metric"], selector=_latency_matchers(gauge.get("selector")))
@@ -520,6 +521,8 @@ def _build_sli(doc: dict[str, Any]) -> RatioSLI | LatencySLI | ExprSLI | GaugeSL
         return RatioSLI(total=r["total"], errors=r.get("errors"), good=r.get("good"))
     if "expr" in doc:
         e = doc["expr"]
+        if "ratio" in e:
+            return ExprRatioSLI(ratio=e["ratio"])
         return ExprSLI(total=e["total"], errors=e.get("errors"), good=e.get("good"))
     lat = doc["latency"]
     return LatencySLI(metric=lat["metric"], threshold=lat["threshold"],

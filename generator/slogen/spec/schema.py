@@ -128,8 +128,20 @@ def _translate(error: ValidationError, located: Located) -> list[Problem]:
         return [_at(located, path, "must not be empty")]
     if kind == "minItems":
         return [_at(located, path, f"needs at least {schema.get('minItems')} item")]
+    if kind == "oneOf" and isinstance(instance, dict) and "ratio" in schema.get("properties", {}):
+        return [_expr_shape(located, path, instance)]
     if kind == "oneOf" and isinstance(instance, dict) and "total" in schema.get("properties", {}):
         return [_at(located, path, "give exactly one of 'errors' or 'good' (beside 'total')")]
     if kind in ("minProperties", "maxProperties") and path and path[-1] == "sli":
         return [_at(located, path, "choose exactly one SLI kind: ratio, latency or expr")]
     return [_at(located, path, error.message)]
+
+
+def _expr_shape(located: Located, path: tuple[Any, ...], instance: dict[str, Any]) -> Problem:
+    """An `expr` SLI is either `ratio` alone or `total` with one of `errors`/`good`."""
+    if "ratio" in instance:
+        others = ", ".join(repr(k) for k in ("errors", "good", "total") if k in instance)
+        return _at(located, path, f"'ratio' gives the error ratio by itself: drop {others}")
+    if "total" not in instance:
+        return _at(located, path, "missing required key 'total' (or give 'ratio' alone)")
+    return _at(located, path, "give exactly one of 'errors' or 'good' (beside 'total')")
