@@ -51,15 +51,29 @@ INTERVALS = {
 
 def generate(spec: Spec) -> list[Artifact]:
     """One rule file per service."""
-    stages: dict[str, Callable[[SLO, Spec], list[Rule]]] = {
+    out = []
+    for service in spec.services:
+        groups = [group for stage, build in stage_builders().items()
+                  for group in _groups(service, stage, spec, build)]
+        out.append(Artifact(c.rule_file(service.name), yaml_text({"groups": groups}, source=spec.source)))
+    return out
+
+
+def stage_builders() -> dict[str, Callable[[SLO, Spec], list[Rule]]]:
+    """Each stage's rules for one SLO, in file order (explain reads where each alert lives here)."""
+    return {
         c.STAGE_SLI: sli_rules, c.STAGE_TILES: tile_rules, c.STAGE_HOURS: hour_rules,
         c.STAGE_ALERTS: alert_rules, c.STAGE_BUDGET: budget_rules, c.STAGE_STATE: state_rules,
     }
-    out = []
-    for service in spec.services:
-        groups = [group for stage, build in stages.items() for group in _groups(service, stage, spec, build)]
-        out.append(Artifact(c.rule_file(service.name), yaml_text({"groups": groups}, source=spec.source)))
-    return out
+
+
+def stage_of(slo: SLO, spec: Spec, key: str, name: str) -> str | None:
+    """The stage whose rules for `slo` hold the rule with `key` (`alert`/`record`) `name`; None if
+    no stage does (a disabled alert)."""
+    for stage, build in stage_builders().items():
+        if any(rule.get(key) == name for rule in build(slo, spec)):
+            return stage
+    return None
 
 
 def _groups(service: Service, stage: str, spec: Spec, build: Callable[[SLO, Spec], list[Rule]]) -> list[Rule]:

@@ -1,0 +1,1 @@
+"""Orchestration of commands that do I/O: they return report objects, the CLI prints them."""
