@@ -176,7 +176,8 @@ def first_firing(rules_dir: Path, name: str, alert: str, history_min: int, error
                  run_min: int, evaluation_interval: str) -> float | None:
     """Seconds after the errors start until promtool's rules first fire `alert`, or None.
 
-    1000 requests a minute: clean for `history_min` minutes, then `error_ratio` of them fail.
+    1000 requests a minute, one sample a minute: clean for `history_min` minutes, then
+    `error_ratio` of them fail from the next minute on (the errors start at `history_min`).
     promtool writes ALERTS like a server, so one run finds the first firing sample: the earliest
     timestamp of ALERTS{alertstate="firing"} (asked against a sentinel expectation, read from
     promtool's "got" line).
@@ -185,8 +186,9 @@ def first_firing(rules_dir: Path, name: str, alert: str, history_min: int, error
     total = history_min + run_min
     series = [
         {"series": 'http_requests_total{job="api",code="200"}',
-         "values": f"0+1000x{history_min} {1000 * history_min}+{1000 - bad}x{run_min}"},
-        {"series": 'http_requests_total{job="api",code="500"}', "values": f"0+0x{history_min} 0+{bad}x{run_min}"},
+         "values": f"0+1000x{history_min} {1000 * history_min + 1000 - bad}+{1000 - bad}x{run_min - 1}"},
+        {"series": 'http_requests_total{job="api",code="500"}',
+         "values": f"0+0x{history_min} {bad}+{bad}x{run_min - 1}"},
     ]
     doc = yaml.safe_load((rules_dir / "api.rules.yaml").read_text())
     onset = history_min * 60

@@ -185,14 +185,18 @@ def _alert_stage(slo: SLO, spec: Spec, alert: str) -> str | None:
     return rules.stage_of(slo, spec, "alert", alert)
 
 
+def _row_lag(slo: SLO, row: windows.BurnWindow, stage: str) -> float:
+    sources = window_source(slo, row.long), window_source(slo, row.short)
+    return max(recording_lag(s) for s in sources) + _seconds(rules.INTERVALS[stage])
+
+
 def _conditions(slo: SLO, spec: Spec, severity: str, alert: str, stage: str) -> list[Condition]:
-    consumer = _seconds(rules.INTERVALS[stage])
     out = []
     for row in windows.windows_for(slo.window):
         if row.severity != severity:
             continue
         sources = window_source(slo, row.long), window_source(slo, row.short)
-        lag = max(recording_lag(s) for s in sources) + consumer
+        lag = _row_lag(slo, row, stage)
         out.append(Condition(
             severity, alert, row.long, row.short, *sources, row.factor(slo.window),
             row.factor(slo.window) * slo.error_budget, row.budget_share, lag,
@@ -210,6 +214,21 @@ def _burn_alert(slo: SLO, alert: str, severity: str, stage: str, rows: list[Cond
     text = " or ".join(f"ratio({r.long}) > {float(r.threshold):.6g} and ratio({r.short}) > {float(r.threshold):.6g}"
                        for r in rows)
     return AlertExplanation(alert, severity, stage, rules.INTERVALS[stage], None, text, tuple(outcomes))
+
+
+BURN_ALERTS = {c.SEVERITY_PAGE: c.ALERT_PAGE, c.SEVERITY_TICKET: c.ALERT_TICKET}
+
+
+def burn_outcome(slo: SLO, spec: Spec, severity: str, error_ratio: Fraction) -> Outcome | None:
+    """When the page or ticket of `slo` fires and resets at `error_ratio` (None: disabled)."""
+    stage = _alert_stage(slo, spec, BURN_ALERTS[severity])
+    if stage is None:
+        return None
+    scenario = Scenario("custom", error_ratio, error_ratio / slo.error_budget)
+    per_row = [_row_outcome(slo, row, scenario, _row_lag(slo, row, stage))
+               for row in windows.windows_for(slo.window) if row.severity == severity]
+    detect = _min_timing([o.detect for o in per_row])
+    return Outcome(scenario, detect, _spent(detect, scenario, slo), _max_timing([o.reset for o in per_row]))
 
 
 def budget_lag() -> float:
@@ -243,7 +262,7 @@ def explain_slo(slo: SLO, spec: Spec) -> SLOExplanation:
     conditions: list[Condition] = []
     explained: list[AlertExplanation] = []
     disabled: list[str] = []
-    for severity, alert in ((c.SEVERITY_PAGE, c.ALERT_PAGE), (c.SEVERITY_TICKET, c.ALERT_TICKET)):
+    for severity, alert in BURN_ALERTS.items():
         stage = _alert_stage(slo, spec, alert)
         if stage is None:
             disabled.append(alert)
