@@ -33,7 +33,7 @@ import yaml
 from slogen import conventions as c
 from slogen import windows
 from slogen.durations import format_duration, parse_duration
-from slogen.model import SLO, ExprSLI, LatencySLI, RatioSLI, Service, Spec
+from slogen.model import SLO, ExprSLI, LatencySLI, RatioSLI, Spec
 from slogen.promql import Matcher, PromQLSyntaxError, Selector, parse_selector
 from slogen.render import rules
 from slogen.render.artifact import Artifact
@@ -218,14 +218,17 @@ def _split(part: Selector, total: Selector, part_is_bad: bool) -> Feed:
 _COUNTER_EXPR = re.compile(r"\s*sum\s*\(\s*(?:rate|increase)\s*\(\s*(.+?)\s*\[\s*\$window\s*\]\s*\)\s*\)\s*", re.S)
 
 
+_EXPR_SHAPE = "an expr SLI not of the form sum(rate(selector[$window])) or sum(increase(…))"
+
+
 def _expr_selector(text: str) -> Selector:
     match = _COUNTER_EXPR.fullmatch(text)
     if match is None:
-        raise Unsupported("an expr SLI not of the form sum(rate(selector[$window])) or sum(increase(…))")
+        raise Unsupported(_EXPR_SHAPE)
     try:
         return parse_selector(match.group(1))
     except PromQLSyntaxError:
-        raise Unsupported("an expr SLI not of the form sum(rate(selector[$window]))") from None
+        raise Unsupported(_EXPR_SHAPE) from None
 
 
 def feed(slo: SLO) -> Feed:
@@ -238,7 +241,8 @@ def feed(slo: SLO) -> Feed:
         le = le_matcher(sli.threshold_seconds)
         threshold = le.value.split("|")[0]
         bucket = _series_text(sli.metric + "_bucket", {**base, "le": threshold})
-        every = (_series_text(sli.metric + "_bucket", {**base, "le": "+Inf"}), _series_text(sli.metric + "_count", base))
+        every = (_series_text(sli.metric + "_bucket", {**base, "le": "+Inf"}),
+                 _series_text(sli.metric + "_count", base))
         return Feed(every, (), (bucket,))
     if isinstance(sli, RatioSLI):
         total = parse_selector(sli.total)
@@ -329,7 +333,8 @@ def _quiet_cases(slo: SLO, spec: Spec, f: Feed) -> list[Case]:
               "interval": "1m", "input_series": input_series(f, events, [(QUIET_MINUTES, bad)]),
               "promql_expr_test": [_expect(t, a, slo, False) for t in (3600, QUIET_MINUTES * 60) for a in ALERTS]}
     zero = {"name": f"{who}: zero traffic: silent", "interval": "1m",
-            "input_series": [{**s, "values": f"{i + 5}+0x120"} for i, s in enumerate(input_series(f, events, [(1, 0)]))],
+            "input_series": [{**s, "values": f"{i + 5}+0x120"}
+                             for i, s in enumerate(input_series(f, events, [(1, 0)]))],
             "promql_expr_test": [_expect(t, a, slo, False) for t in (1800, 7200) for a in ALERTS]}
     return [(c.SHORT_TILE, steady), (c.SHORT_TILE, zero)]
 
@@ -367,17 +372,18 @@ def _step_case(slo: SLO, spec: Spec, f: Feed, row: windows.BurnWindow) -> Case |
         plan.append((alert, before, after))
         latest = max(latest, after) if severity == row.severity else latest
     tests = []
-    for alert, before, after in plan:
-        if before is None or after is None:
+    for alert, early, late in plan:
+        if early is None or late is None:
             tests.append(_expect(latest, alert, slo, False))
             continue
-        if history < before <= latest:
-            tests.append(_expect(before, alert, slo, False))
-        if after <= latest:
-            tests.append(_expect(after, alert, slo, True))
+        if history < early <= latest:
+            tests.append(_expect(early, alert, slo, False))
+        if late <= latest:
+            tests.append(_expect(late, alert, slo, True))
     run = (latest - history) // 60 + 1
-    name = (f"{slo.service}/{slo.name}: {row.severity} {row.long}/{row.short}: clean for {row.long if history == parse_duration(row.long) else format_duration(history)}, then "
-            f"{float(ratio) * 100:.4g}% errors ({float(ratio / threshold):.3g}x its threshold {float(threshold):.6g})")
+    name = (f"{slo.service}/{slo.name}: {row.severity} {row.long}/{row.short}: clean for {format_duration(history)}, "
+            f"then {float(ratio) * 100:.4g}% errors ({float(ratio / threshold):.3g}x its threshold "
+            f"{float(threshold):.6g})")
     return step, {"name": name, "interval": "1m",
                   "input_series": input_series(f, events, [(history // 60, 0), (run, bad)]),
                   "promql_expr_test": tests}
