@@ -41,7 +41,7 @@ def test_generated_suites_pass_on_the_rendered_rules(tmp_path: Path, spec_file: 
     assert result.exit_code == 0, result.output
     assert "skipped" not in result.output  # every SLI kind of the golden specs gets its cases
     suites = sorted((tmp_path / "slogen-tests").glob("*.test.yaml"))
-    assert suites and all(f"pass {s.relative_to(tmp_path)}" in result.output for s in suites)
+    assert suites and all(f"pass {s}" in result.output for s in suites)
     # each SLO has its quiet, zero-traffic and step cases
     names = [t["name"] for s in suites for t in yaml.safe_load(s.read_text())["tests"]]
     for slo in load(str(spec)).slos:

@@ -127,8 +127,18 @@ def scenarios(slo: SLO) -> tuple[Scenario, ...]:
             Scenario(BURN_10X, ten, ten / slo.error_budget))
 
 
+def scenarios_of(e: SLOExplanation) -> tuple[Scenario, ...]:
+    """The scenarios `e` was explained under."""
+    ten = min(Fraction(1), BURN_10X_FACTOR * e.error_budget)
+    return (Scenario(FULL_OUTAGE, Fraction(1), 1 / e.error_budget), Scenario(BURN_10X, ten, ten / e.error_budget))
+
+
 def _seconds(duration: str) -> float:
     return parse_duration(duration)
+
+
+def _exact(duration: str) -> Fraction:
+    return Fraction(parse_duration(duration))
 
 
 def window_source(slo: SLO, window: str) -> str:
@@ -151,8 +161,8 @@ def _timing(seconds: float | None, lag: float, fixed: float = 0.0) -> Timing:
 def _spent(timing: Timing, scenario: Scenario, slo: SLO) -> Timing:
     if timing.seconds is None or timing.seconds_max is None:
         return NEVER
-    per_second = float(scenario.burn_rate) / _seconds(slo.window)
-    return Timing(timing.seconds * per_second, timing.seconds_max * per_second)
+    per_second = scenario.burn_rate / _exact(slo.window)
+    return Timing(float(Fraction(timing.seconds) * per_second), float(Fraction(timing.seconds_max) * per_second))
 
 
 def _row_outcome(slo: SLO, row: windows.BurnWindow, scenario: Scenario, lag: float) -> Outcome:
@@ -160,8 +170,8 @@ def _row_outcome(slo: SLO, row: windows.BurnWindow, scenario: Scenario, lag: flo
     r = scenario.error_ratio
     if r <= threshold:
         return Outcome(scenario, NEVER, NEVER, NEVER)
-    detect = _timing(float(threshold / r) * _seconds(row.long), lag)
-    reset = _timing(float(1 - threshold / r) * _seconds(row.short), lag)
+    detect = _timing(float(threshold * _exact(row.long) / r), lag)
+    reset = _timing(float((1 - threshold / r) * _exact(row.short)), lag)
     return Outcome(scenario, detect, _spent(detect, scenario, slo), reset)
 
 
@@ -247,7 +257,7 @@ def _policy_alert(slo: SLO, spec: Spec, alert: str, stage: str) -> AlertExplanat
     lag = budget_lag()
     outcomes = []
     for scenario in scenarios(slo):
-        crossing = float(level * slo.error_budget / scenario.error_ratio) * period
+        crossing = float(level * slo.error_budget / scenario.error_ratio * _exact(slo.window))
         detect = _timing(crossing, lag, hold)
         # R climbs back only as the errors leave the period: at most one period after they stop.
         outcomes.append(Outcome(scenario, detect, _spent(detect, scenario, slo), Timing(period, period + lag)))
@@ -287,14 +297,19 @@ def explain(spec: Spec, slos: tuple[SLO, ...]) -> tuple[SLOExplanation, ...]:
 
 
 # ------------------------------------------------------------------ the JSON document (slogen/explain/v1)
-def _timing_doc(t: Timing) -> dict[str, float | None]:
-    return {"seconds": t.seconds, "seconds_max": t.seconds_max}
+def _number(value: float | None) -> float | None:
+    # 12 significant digits: the maths is exact in fractions; this drops float noise (0.0999…97).
+    return None if value is None else float(f"{value:.12g}")
+
+
+def _timing_doc(t: Timing, unit: str = "seconds") -> dict[str, float | None]:
+    return {unit: _number(t.seconds), f"{unit}_max": _number(t.seconds_max)}
 
 
 def _outcome_doc(o: Outcome) -> dict[str, object]:
     return {"scenario": o.scenario.name, "error_ratio": float(o.scenario.error_ratio),
             "burn_rate": float(o.scenario.burn_rate), "fires": not o.detect.never,
-            "detect": _timing_doc(o.detect), "budget_spent": _timing_doc(o.budget_spent),
+            "detect": _timing_doc(o.detect), "budget_spent": _timing_doc(o.budget_spent, "share"),
             "reset": _timing_doc(o.reset)}
 
 
