@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from conftest import SPECS
+from conftest import ROOT, SPECS
 from prom import needs_prometheus
 from slogen.cli import main
 from slogen.model import LatencySLI, RatioSLI
@@ -34,7 +34,8 @@ def _test(spec: Path, *args: str) -> Result:
 # ------------------------------------------------------------------ against promtool
 @needs_prometheus
 @pytest.mark.slow
-@pytest.mark.parametrize("spec_file", sorted(SPECS.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("spec_file", [*sorted(SPECS.glob("*.yaml")), ROOT / "tests" / "promtool" / "spec.yaml"],
+                         ids=lambda p: p.parent.name if p.stem == "spec" else p.stem)
 def test_generated_suites_pass_on_the_rendered_rules(tmp_path: Path, spec_file: Path) -> None:
     spec = _project(tmp_path, spec_file)
     result = _test(spec, "--run")
@@ -52,12 +53,12 @@ def test_generated_suites_pass_on_the_rendered_rules(tmp_path: Path, spec_file: 
 
 
 @needs_prometheus
-@pytest.mark.parametrize(("pattern", "replacement"), [
-    (r"> 0\.0144\b", "> 0.0288"),   # page 1h/5m threshold doubled: never fires at 1.5× the real one
-    (r"> 0\.0144\b", "> 0.0072"),   # halved: fires well before the expected time
-    (r"> 0\.001\n", "> 0.002\n"),   # the ticket's 3d/6h row
+@pytest.mark.parametrize(("pattern", "replacement", "suite"), [
+    (r"> 0\.0144\b", "> 0.0288", "api.3m"),  # page 1h/5m threshold doubled: never fires at 1.5× the real one
+    (r"> 0\.0144\b", "> 0.0072", "api.3m"),  # halved: fires well before the expected time
+    (r"> 0\.001\n", "> 0.002\n", "api.1h"),  # the ticket's 3d/6h row
 ])
-def test_a_hand_edited_threshold_fails(tmp_path: Path, pattern: str, replacement: str) -> None:
+def test_a_hand_edited_threshold_fails(tmp_path: Path, pattern: str, replacement: str, suite: str) -> None:
     spec = _project(tmp_path, SPECS / "minimal.yaml")
     rule_file = tmp_path / "rules" / "api.rules.yaml"
     text, count = re.subn(pattern, replacement, rule_file.read_text())
@@ -65,7 +66,8 @@ def test_a_hand_edited_threshold_fails(tmp_path: Path, pattern: str, replacement
     rule_file.write_text(text)
     result = _test(spec, "--run")
     assert result.exit_code == 1, result.output
-    assert "FAIL" in result.output and "suites failed" in result.output
+    assert "of 4 suites failed" in result.output
+    assert f"FAIL {tmp_path / 'slogen-tests' / suite}.test.yaml" in result.output
 
 
 @needs_prometheus

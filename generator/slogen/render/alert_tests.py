@@ -76,6 +76,8 @@ def _example(pattern: str) -> str | None:
                 out.append(chr(arg))
             elif name == "ANY":
                 out.append("0")
+            elif name == "NOT_LITERAL":
+                out.append("a" if chr(arg) != "a" else "b")
             elif name == "IN":
                 out.append(_class_example(arg))
             elif name == "BRANCH":
@@ -97,40 +99,33 @@ def _example(pattern: str) -> str | None:
         return None
 
 
+_CATEGORIES = {"CATEGORY_DIGIT": r"\d", "CATEGORY_NOT_DIGIT": r"\D", "CATEGORY_WORD": r"\w",
+               "CATEGORY_NOT_WORD": r"\W", "CATEGORY_SPACE": r"\s", "CATEGORY_NOT_SPACE": r"\S"}
+
+
+def _in_class(ch: str, items: Any) -> bool:
+    for op, arg in items:
+        name = str(op)
+        if name == "LITERAL" and ch == chr(arg):
+            return True
+        if name == "RANGE" and arg[0] <= ord(ch) <= arg[1]:
+            return True
+        if name == "CATEGORY" and re.fullmatch(_CATEGORIES.get(str(arg), "(?!)"), ch):
+            return True
+    return False
+
+
 def _class_example(items: Any) -> str:
-    for op, arg in items:
-        name = str(op)
-        if name == "LITERAL":
-            return chr(arg)
-        if name == "RANGE":
-            return chr(arg[0])
-        if name == "CATEGORY":
-            return {"CATEGORY_DIGIT": "0", "CATEGORY_WORD": "a", "CATEGORY_SPACE": " "}.get(str(arg), "a")
-        if name == "NEGATE":
-            return _negated(items)
+    """A character in the class `[...]` (or outside it, for `[^...]`)."""
+    negate = bool(items) and str(items[0][0]) == "NEGATE"
+    members = items[1:] if negate else items
+    for ch in "a0zZ9_-x.":
+        if _in_class(ch, members) != negate:
+            return ch
+    for op, arg in members:  # a class of characters none of the stand-ins are in
+        if not negate and str(op) in ("LITERAL", "RANGE"):
+            return chr(arg if str(op) == "LITERAL" else arg[0])
     raise ValueError("class")
-
-
-def _negated(items: Any) -> str:
-    for candidate in "az09_-":
-        if not re.fullmatch("[" + "".join(_class_text(items)) + "]", candidate):
-            return candidate
-    raise ValueError("negated class")
-
-
-def _class_text(items: Any) -> list[str]:
-    out = []
-    for op, arg in items:
-        name = str(op)
-        if name == "NEGATE":
-            out.append("^")
-        elif name == "LITERAL":
-            out.append(re.escape(chr(arg)))
-        elif name == "RANGE":
-            out.append(f"{re.escape(chr(arg[0]))}-{re.escape(chr(arg[1]))}")
-        elif name == "CATEGORY":
-            out.append({"CATEGORY_DIGIT": r"\d", "CATEGORY_WORD": r"\w", "CATEGORY_SPACE": r"\s"}.get(str(arg), ""))
-    return out
 
 
 def _holds(m: Matcher, value: str) -> bool:
@@ -333,8 +328,8 @@ def _quiet_cases(slo: SLO, spec: Spec, f: Feed) -> list[Case]:
               "interval": "1m", "input_series": input_series(f, events, [(QUIET_MINUTES, bad)]),
               "promql_expr_test": [_expect(t, a, slo, False) for t in (3600, QUIET_MINUTES * 60) for a in ALERTS]}
     zero = {"name": f"{who}: zero traffic: silent", "interval": "1m",
-            "input_series": [{**s, "values": f"{i + 5}+0x120"}
-                             for i, s in enumerate(input_series(f, events, [(1, 0)]))],
+            "input_series": [{"series": s, "values": f"{i + 5}+0x120"}
+                             for i, s in enumerate((*f.all_events, *f.bad, *f.good))],
             "promql_expr_test": [_expect(t, a, slo, False) for t in (1800, 7200) for a in ALERTS]}
     return [(c.SHORT_TILE, steady), (c.SHORT_TILE, zero)]
 
