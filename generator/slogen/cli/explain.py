@@ -28,11 +28,11 @@ def span(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
 
 
-def timing_text(t: ex.Timing) -> str:
-    """`52s–2m52s` (earliest–latest), or `never`."""
+def timing_text(t: ex.Timing, may_skip: bool = False) -> str:
+    """`52s–2m52s` (earliest–latest), or `never`; `… or never` when the alert may be skipped."""
     if t.seconds is None or t.seconds_max is None:
         return "never"
-    return f"{span(t.seconds)}–{span(t.seconds_max)}"
+    return f"{span(t.seconds)}–{span(t.seconds_max)}" + (" or never" if may_skip else "")
 
 
 def share_text(t: ex.Timing) -> str:
@@ -64,8 +64,9 @@ def render_text(explained: tuple[ex.SLOExplanation, ...], rule: str) -> str:
             full, burn = _outcome(a.outcomes, ex.FULL_OUTAGE), _outcome(a.outcomes, ex.BURN_10X)
             label = a.alert.removeprefix("SLOErrorBudget")
             windows = "any row" if a.for_ is None else f"for {a.for_}"
-            rows.append([f"{label}", windows, "", "", "", timing_text(full.detect), share_text(full.budget_spent),
-                         timing_text(burn.detect), timing_text(full.reset)])
+            rows.append([f"{label}", windows, "", "", "", timing_text(full.detect, full.may_skip),
+                         share_text(full.budget_spent), timing_text(burn.detect, burn.may_skip),
+                         timing_text(full.reset)])
         headers = ["alert", "windows", "factor", "threshold", "share", "detect 100%", "spent 100%",
                    f"detect {ten_label}", "reset 100%"]
         text = head + "\n" + table(headers, rows, right=frozenset({2, 3, 4}), rule=rule)

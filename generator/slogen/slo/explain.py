@@ -17,7 +17,8 @@ threshold t = f·b, and errors at ratio r starting on clean, steady traffic:
 Policy alerts read budget remaining R = 1 − (period ratio)/b: from a clean period, R falls below
 the freeze threshold F after (1 − F)·b·P/r and below 0 after b·P/r; R is built from whole-hour
 tiles, so it lags by up to one hour plus one hours-group interval, then the budget and state
-groups, then the alert's `for`.
+groups, then the alert's `for`; and it moves once an hour, so a burn that spends more than the
+freeze band in an hour can jump over it (`may_skip`).
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ class Outcome:
     detect: Timing  # after the errors start
     budget_spent: Timing  # share of the period's budget spent when it fires (as a Timing of shares)
     reset: Timing  # after the errors stop
+    # The freeze alert reads R, which moves once an hour (whole-hour tiles): when an hour of these
+    # errors moves R by more than the freeze band (0 ≤ R < freeze), R can jump over the band, and
+    # the alert fires only if a whole hour happens to land inside it.
+    may_skip: bool = False
 
 
 @dataclass(frozen=True)
@@ -259,8 +264,10 @@ def _policy_alert(slo: SLO, spec: Spec, alert: str, stage: str) -> AlertExplanat
     for scenario in scenarios(slo):
         crossing = float(level * slo.error_budget / scenario.error_ratio * _exact(slo.window))
         detect = _timing(crossing, lag, hold)
+        hourly = scenario.burn_rate * _exact(c.HOUR_TILE) / _exact(slo.window)  # R's step per whole hour
+        skips = alert == c.ALERT_FREEZE and hourly > freeze
         # R climbs back only as the errors leave the period: at most one period after they stop.
-        outcomes.append(Outcome(scenario, detect, _spent(detect, scenario, slo), Timing(period, period + lag)))
+        outcomes.append(Outcome(scenario, detect, _spent(detect, scenario, slo), Timing(period, period + lag), skips))
     when = (f"0 <= budget remaining < {float(freeze):.4g}" if alert == c.ALERT_FREEZE
             else "budget remaining < 0")
     return AlertExplanation(alert, c.SEVERITY_TICKET, stage, rules.INTERVALS[stage], alert_rules.POLICY_FOR,
@@ -308,7 +315,7 @@ def _timing_doc(t: Timing, unit: str = "seconds") -> dict[str, float | None]:
 
 def _outcome_doc(o: Outcome) -> dict[str, object]:
     return {"scenario": o.scenario.name, "error_ratio": float(o.scenario.error_ratio),
-            "burn_rate": float(o.scenario.burn_rate), "fires": not o.detect.never,
+            "burn_rate": float(o.scenario.burn_rate), "fires": not o.detect.never, "may_skip": o.may_skip,
             "detect": _timing_doc(o.detect), "budget_spent": _timing_doc(o.budget_spent, "share"),
             "reset": _timing_doc(o.reset)}
 
