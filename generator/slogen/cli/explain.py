@@ -50,7 +50,7 @@ def render_text(explained: tuple[ex.SLOExplanation, ...], rule: str) -> str:
     """The terminal report: one block per SLO."""
     blocks = []
     for e in explained:
-        ten = next(s for s in ex.scenarios_of(e) if s.name == ex.BURN_10X)
+        ten = next(s for s in ex.scenarios(e.error_budget) if s.name == ex.BURN_10X)
         ten_label = f"{float(ten.burn_rate):.3g}×"
         head = (f"{e.service}/{e.slo}: {number_text(e.objective * 100)}% over {e.window}; error budget "
                 f"{number_text(e.error_budget * 100)}% = {e.budget_minutes:.4g} min of full outage")

@@ -125,17 +125,10 @@ class SLOExplanation:
     disabled: tuple[str, ...]  # alerts the spec turns off
 
 
-def scenarios(slo: SLO) -> tuple[Scenario, ...]:
-    """A full outage, and ten times the budget rate (at most 100 % errors)."""
-    ten = min(Fraction(1), BURN_10X_FACTOR * slo.error_budget)
-    return (Scenario(FULL_OUTAGE, Fraction(1), 1 / slo.error_budget),
-            Scenario(BURN_10X, ten, ten / slo.error_budget))
-
-
-def scenarios_of(e: SLOExplanation) -> tuple[Scenario, ...]:
-    """The scenarios `e` was explained under."""
-    ten = min(Fraction(1), BURN_10X_FACTOR * e.error_budget)
-    return (Scenario(FULL_OUTAGE, Fraction(1), 1 / e.error_budget), Scenario(BURN_10X, ten, ten / e.error_budget))
+def scenarios(error_budget: Fraction) -> tuple[Scenario, ...]:
+    """A full outage, and ten times the budget rate (at most 100 % errors), for an SLO's budget."""
+    ten = min(Fraction(1), BURN_10X_FACTOR * error_budget)
+    return (Scenario(FULL_OUTAGE, Fraction(1), 1 / error_budget), Scenario(BURN_10X, ten, ten / error_budget))
 
 
 def _seconds(duration: str) -> float:
@@ -215,13 +208,13 @@ def _conditions(slo: SLO, spec: Spec, severity: str, alert: str, stage: str) -> 
         out.append(Condition(
             severity, alert, row.long, row.short, *sources, row.factor(slo.window),
             row.factor(slo.window) * slo.error_budget, row.budget_share, lag,
-            tuple(_row_outcome(slo, row, s, lag) for s in scenarios(slo))))
+            tuple(_row_outcome(slo, row, s, lag) for s in scenarios(slo.error_budget))))
     return out
 
 
 def _burn_alert(slo: SLO, alert: str, severity: str, stage: str, rows: list[Condition]) -> AlertExplanation:
     outcomes = []
-    for i, scenario in enumerate(scenarios(slo)):
+    for i, scenario in enumerate(scenarios(slo.error_budget)):
         per_row = [row.outcomes[i] for row in rows]
         detect = _min_timing([o.detect for o in per_row])
         outcomes.append(Outcome(scenario, detect, _spent(detect, scenario, slo),
@@ -261,7 +254,7 @@ def _policy_alert(slo: SLO, spec: Spec, alert: str, stage: str) -> AlertExplanat
     hold = _seconds(alert_rules.POLICY_FOR)
     lag = budget_lag()
     outcomes = []
-    for scenario in scenarios(slo):
+    for scenario in scenarios(slo.error_budget):
         crossing = float(level * slo.error_budget / scenario.error_ratio * _exact(slo.window))
         detect = _timing(crossing, lag, hold)
         hourly = scenario.burn_rate * _exact(c.HOUR_TILE) / _exact(slo.window)  # R's step per whole hour
