@@ -1,4 +1,4 @@
-"""Prometheus-style durations: parse `1h30m`, `250ms`, `30d` into seconds."""
+"""Prometheus-style durations: parse `1h30m`, `250ms`, `30d` into seconds, and format them back."""
 
 from __future__ import annotations
 
@@ -14,3 +14,21 @@ def parse_duration(text: str) -> float:
     if not isinstance(text, str) or not _WHOLE.match(text):
         raise ValueError(f"{text!r} is not a duration (examples: 250ms, 2s, 5m, 1h, 30d)")
     return sum(float(n) * _UNITS[u] for n, u in _PART.findall(text))
+
+
+def format_ms(ms: int) -> str:
+    """A Prometheus duration for a whole number of milliseconds, largest units first (`1d2h`, `2m59s999ms`)."""
+    out = []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        if ms >= size:
+            out.append(f"{ms // size}{unit}")
+            ms %= size
+    return "".join(out)
+
+
+def format_duration(seconds: float) -> str:
+    """A Prometheus duration for a positive number of seconds (to the millisecond): 300 → `5m`."""
+    ms = round(seconds * 1000)
+    if ms <= 0:
+        raise ValueError(f"{seconds} is not a positive duration")
+    return format_ms(ms)

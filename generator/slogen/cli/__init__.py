@@ -1,7 +1,7 @@
 """The command line. The only place in slogen that prints or exits.
 
-Exit codes: 0 success; 1 invalid spec or stale output; 2 usage error; 3 Grafana or Prometheus
-failed; gate: 0 NORMAL/CAUTION, 1 WARNING, 2 FREEZE, 3 EXHAUSTED, 99 could not decide.
+Exit codes: 0 success; 1 invalid spec, stale output or failed test suites; 2 usage error; 3 Grafana,
+Prometheus or promtool failed; gate: 0 NORMAL/CAUTION, 1 WARNING, 2 FREEZE, 3 EXHAUSTED, 99 could not decide.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import click
 from slogen import __version__
 
 EPILOG = """\b
-Exit codes: 0 ok; 1 invalid spec or stale files; 2 usage error; 3 Grafana or
-Prometheus failed. gate: 0 NORMAL/CAUTION, 1 WARNING, 2 FREEZE, 3 EXHAUSTED,
-99 could not decide.
+Exit codes: 0 ok; 1 invalid spec, stale files or (test --run) failed suites;
+2 usage error; 3 Grafana, Prometheus or promtool failed. gate: 0 NORMAL/CAUTION,
+1 WARNING, 2 FREEZE, 3 EXHAUSTED, 99 could not decide.
 """
 
 # Command → the module under slogen.cli that defines it (in its COMMANDS). A module is imported
@@ -25,6 +25,7 @@ COMMAND_MODULES = {
     "validate": "spec_commands", "render": "spec_commands", "schema": "spec_commands",
     "push": "push", "status": "status", "gate": "status", "postmortem": "postmortem",
     "import": "import_", "export": "export",
+    "explain": "explain", "test": "alert_tests",
 }
 
 

@@ -15,8 +15,8 @@ import yaml
 
 from slogen.errors import SpecError
 from slogen.interop.report import ObjectReport
-from slogen.spec.schema import SPEC_VERSION
 from slogen.spec.load import loads
+from slogen.spec.schema import SPEC_VERSION
 
 RENAMED, RENAMED_SERVICE = "slogen name", "slogen service name"  # report fields of the renames done here
 NAME_MAX = 32  # the schema's limit for service and SLO names

@@ -12,7 +12,7 @@ import functools
 from fractions import Fraction
 
 from slogen import conventions as c
-from slogen.durations import parse_duration
+from slogen.durations import format_ms, parse_duration
 from slogen.model import (
     SLO,
     WINDOW_PLACEHOLDER,
@@ -217,17 +217,7 @@ def raw_ratio_expr(slo: SLO, window: str) -> Binary | Agg:
 def tile_range(window: str) -> str:
     """Range holding exactly window ÷ tile samples of a tile series: 1 ms short of `window`,
     since Prometheus 2.x ranges include both ends (3.x excludes the start: same count)."""
-    return duration_ms(int(parse_duration(window)) * 1000 - 1)
-
-
-def duration_ms(ms: int) -> str:
-    """A Prometheus duration for a whole number of milliseconds, largest units first."""
-    out = []
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
-        if ms >= size:
-            out.append(f"{ms // size}{unit}")
-            ms %= size
-    return "".join(out)
+    return format_ms(int(parse_duration(window)) * 1000 - 1)
 
 
 def _summed_over(func: str, samples: Range, slo: SLO) -> Agg:

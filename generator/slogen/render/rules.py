@@ -55,13 +55,10 @@ def generate(spec: Spec, rules_format: str = c.RULES_FORMAT_PROMETHEUS) -> list[
     """One rule file per service; in the operator and vmrule formats, each as a PrometheusRule or VMRule object."""
     if rules_format not in c.RULES_FORMATS:
         raise ValueError(f"unknown rules format {rules_format!r}")
-    stages: dict[str, Callable[[SLO, Spec], list[Rule]]] = {
-        c.STAGE_SLI: sli_rules, c.STAGE_TILES: tile_rules, c.STAGE_HOURS: hour_rules,
-        c.STAGE_ALERTS: alert_rules, c.STAGE_BUDGET: budget_rules, c.STAGE_STATE: state_rules,
-    }
     out = []
     for service in spec.services:
-        groups = [group for stage, build in stages.items() for group in _groups(service, stage, spec, build)]
+        groups = [group for stage, build in stage_builders().items()
+                  for group in _groups(service, stage, spec, build)]
         if rules_format == c.RULES_FORMAT_OPERATOR:
             doc: dict[str, Any] = prometheus_rule(service, spec, groups)
             path = c.operator_rule_file(service.name)
@@ -71,6 +68,23 @@ def generate(spec: Spec, rules_format: str = c.RULES_FORMAT_PROMETHEUS) -> list[
             doc, path = {"groups": groups}, c.rule_file(service.name)
         out.append(Artifact(path, yaml_text(doc, source=spec.source), doc))
     return out
+
+
+def stage_builders() -> dict[str, Callable[[SLO, Spec], list[Rule]]]:
+    """Each stage's rules for one SLO, in file order (explain reads where each alert lives here)."""
+    return {
+        c.STAGE_SLI: sli_rules, c.STAGE_TILES: tile_rules, c.STAGE_HOURS: hour_rules,
+        c.STAGE_ALERTS: alert_rules, c.STAGE_BUDGET: budget_rules, c.STAGE_STATE: state_rules,
+    }
+
+
+def stage_of(slo: SLO, spec: Spec, key: str, name: str) -> str | None:
+    """The stage whose rules for `slo` hold the rule with `key` (`alert`/`record`) `name`; None if
+    no stage does (a disabled alert)."""
+    for stage, build in stage_builders().items():
+        if any(rule.get(key) == name for rule in build(slo, spec)):
+            return stage
+    return None
 
 
 def _metadata(service: Service, spec: Spec) -> dict[str, Any]:
