@@ -24,6 +24,7 @@ Prometheus failed. gate: 0 NORMAL/CAUTION, 1 WARNING, 2 FREEZE, 3 EXHAUSTED,
 COMMAND_MODULES = {
     "validate": "spec_commands", "render": "spec_commands", "schema": "spec_commands",
     "push": "push", "status": "status", "gate": "status", "postmortem": "postmortem",
+    "backfill": "backfill", "check": "check",
 }
 
 

@@ -1,0 +1,1 @@
+"""Command orchestration that does I/O (Prometheus, files, promtool) and returns report objects."""
