@@ -123,7 +123,8 @@ class PrometheusClient:
             raise self._unreachable(exc, "reload") from None
         return response.status_code, _error_text(response)
 
-    def query_range(self, expr: str, start: float, end: float, step: float) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+    def query_range(self, expr: str, start: float, end: float,
+                    step: float) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
         """Evaluate `expr` at start, start + step, … ≤ end (unix seconds): each series' labels and
         (time, value) points. Sent as a form (POST): backfill expressions are long."""
         for value in (start, end, step):

@@ -172,7 +172,7 @@ def first_live_samples(client: PrometheusClient, recs: Sequence[Recording], end:
     out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
     wanted = {(r.record, r.labels) for r in recs}
     for name in dict.fromkeys(r.record for r in recs if r.stage not in NO_CUT_STAGES):
-        rng = f"{int(math.ceil(span)) + 300}s"
+        rng = f"{math.ceil(span) + 300}s"
         query = f"min_over_time(timestamp({name})[{rng}:1m])"
         for sample in client.query(query, at=end).samples:
             key = (name, tuple(sorted(sample.labels.items())))
@@ -208,7 +208,7 @@ def _om_label(value: str) -> str:
 
 def openmetrics(series: dict[tuple[str, tuple[tuple[str, str], ...]], list[tuple[float, float]]]) -> str:
     """OpenMetrics text of `series` (name, labels) → points, grouped by name as the format requires."""
-    lines = []
+    lines: list[str] = []
     for (name, labels), points in sorted(series.items()):
         text = ",".join(f'{k}="{_om_label(v)}"' for k, v in labels)
         lines.extend(f"{name}{{{text}}} {_om_value(v)} {t:.3f}" for t, v in sorted(points))
