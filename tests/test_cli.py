@@ -23,7 +23,7 @@ def test_version_and_help_on_every_command() -> None:
     top = run("--help")
     assert top.exit_code == 0 and "Exit codes" in top.output
     names = main.list_commands(click.Context(main))
-    assert names == ["gate", "postmortem", "push", "render", "schema", "status", "validate"]
+    assert names == ["backfill", "check", "gate", "postmortem", "push", "render", "schema", "status", "validate"]
     for name in names:
         assert name in top.output  # listed although not imported yet
         result = run(name, "--help")
