@@ -54,6 +54,10 @@ def spec_text(dup_labels: str = "") -> str:
         _ratio("longperiod", 99.9, *GOOD, window="90d"),
         _ratio("unloaded", 99.9, *GOOD),
         _ratio("sparse", 99.9, 'req_total{job="sparse",code="500"}', 'req_total{job="sparse"}'),
+        # Valid PromQL that fails at evaluation: every series gets code="x", so two share a label set.
+        "  - name: broken\n    slos:\n      - name: availability\n        objective: 99.9\n        sli:\n"
+        "          expr:\n            errors: sum(rate(req_total{job=\"good\",code=\"500\"}[$window]))\n"
+        "            total: label_replace(rate(req_total{job=\"good\"}[$window]), \"code\", \"x\", \"code\", \".*\")\n",
     ))
 
 
@@ -66,6 +70,7 @@ EXPECTED = {  # SLO → the checks that must report a problem (and no others)
     "longperiod/availability": {"retention"},
     "unloaded/availability": {"rules"},
     "sparse/availability": {"scrape-interval"},
+    "broken/availability": {"sli-query", "rules"},  # the rules' last evaluation failed
 }
 
 
@@ -100,7 +105,7 @@ def _wait_sli(url: str, timeout: float = 150) -> None:
     while True:
         groups = requests.get(url + "/api/v1/rules", timeout=10).json()["data"]["groups"]
         sli = [g for g in groups if g["name"].endswith(":sli")]
-        if sli and all(r["health"] == "ok" for g in sli for r in g["rules"]):
+        if sli and all(r["health"] != "unknown" for g in sli for r in g["rules"]):
             return
         assert time.time() < deadline, "the sli groups did not evaluate"
         time.sleep(1)
@@ -144,6 +149,9 @@ def test_each_problem_is_reported_with_what_to_do(live: Any) -> None:
     assert good["retention"] == "ok" and good["rules"] in ("ok", "pending") and good["one-series"] == "ok"
     sparse = {c["check"]: c for c in found["sparse/availability"]["checks"]}
     assert "every 300s" in sparse["scrape-interval"]["message"]
+    broken = {c["check"]: c for c in found["broken/availability"]["checks"]}
+    assert "same labelset" in broken["sli-query"]["message"] and "failed their last evaluation" in \
+        broken["rules"]["message"] and "same labelset" in broken["rules"]["message"]
     longperiod = {c["check"]: c for c in found["longperiod/availability"]["checks"]}
     assert "retention 90d" in longperiod["retention"]["message"]
 

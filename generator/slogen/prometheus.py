@@ -35,6 +35,10 @@ class PrometheusError(RemoteError):
     """Prometheus was unreachable, too slow, or answered with an error."""
 
 
+class QueryRejectedError(PrometheusError):
+    """Prometheus answered, and refused the query itself (bad PromQL, an evaluation error)."""
+
+
 class Sample(NamedTuple):
     """One element of an instant vector: its labels (with `__name__` if any) and value.
 
@@ -205,7 +209,7 @@ def _parse_body(base_url: str, response: requests.Response, expr: str) -> QueryR
         detail = body.get("error") if isinstance(body, dict) and body.get("status") == "error" else None
         shown = _snippet(str(detail) if detail else response.text)
         if detail:
-            raise PrometheusError(f"Prometheus rejected the query (HTTP {response.status_code}) "
+            raise QueryRejectedError(f"Prometheus rejected the query (HTTP {response.status_code}) "
                                   f"{_snippet(str(body.get('errorType', 'error')))}: {shown}; query: {expr}")
         nature = "not an API response" if not isinstance(body, dict) else "an error status, whatever the body says"
         raise PrometheusError(f"Prometheus at {base_url} answered HTTP {status}, {nature}: {shown!r}")
@@ -215,7 +219,7 @@ def _parse_body(base_url: str, response: requests.Response, expr: str) -> QueryR
     raw_warnings = body.get("warnings") or []
     warnings = [_snippet(str(w)) for w in raw_warnings[:20]] if isinstance(raw_warnings, list) else []
     if body["status"] != "success":
-        raise PrometheusError(f"Prometheus rejected the query (HTTP {response.status_code}) "
+        raise QueryRejectedError(f"Prometheus rejected the query (HTTP {response.status_code}) "
                               f"{_snippet(str(body.get('errorType', 'error')))}: "
                               f"{_snippet(str(body.get('error', 'no message')))}; query: {expr}")
     data = body.get("data")

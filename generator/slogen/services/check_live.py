@@ -22,7 +22,7 @@ import yaml
 from slogen import conventions as c
 from slogen.durations import format_duration, parse_duration
 from slogen.model import SLO, ExprSLI, LatencySLI, RatioSLI, Spec
-from slogen.prometheus import PrometheusClient, PrometheusError
+from slogen.prometheus import PrometheusClient, PrometheusError, QueryRejectedError
 from slogen.promql import Expr, Range, Selector, call, parse_selector, rate, render, sum_
 from slogen.render import promql_builders as q
 from slogen.render import rules as rule_render
@@ -122,7 +122,16 @@ def _scalar(client: PrometheusClient, expr: Expr, at: float) -> float | None:
 
 
 def check_traffic(client: PrometheusClient, slo: SLO, at: float) -> list[Finding]:
-    """total-series, events, errors-vs-total (and, for latency, threshold-bucket)."""
+    """total-series, events, errors-vs-total (and, for latency, threshold-bucket); an SLI query that
+    Prometheus refuses to evaluate is a problem of the SLO, not a failure of Prometheus."""
+    try:
+        return _traffic(client, slo, at)
+    except QueryRejectedError as exc:
+        return [Finding("sli-query", PROBLEM, f"Prometheus cannot evaluate the SLI's query: {exc}",
+                        "fix the SLI's expression (try it in Prometheus' query page with $window = 1h)")]
+
+
+def _traffic(client: PrometheusClient, slo: SLO, at: float) -> list[Finding]:
     out: list[Finding] = []
     selector = _total_selector(slo)
     if selector is not None:
