@@ -176,6 +176,7 @@ def test_without_live_it_is_validate_plus_lint(tmp_path: Path) -> None:
     assert done.returncode == 1
     document = json.loads(done.stdout)
     assert document["live"] is False and document["problems"] == 1 and "can never fire" in document["lint"][0]
+    assert _run("http://127.0.0.1:9", tmp_path, "--service", "a").returncode == 2  # narrows --live only
 
 
 def _lint_spec() -> str:

@@ -9,7 +9,7 @@ import time
 import click
 
 from slogen import budget
-from slogen.cli.common import HttpUrl, handle_errors, load_spec, spec_option
+from slogen.cli.common import HttpUrl, fail, handle_errors, load_spec, spec_option
 from slogen.cli.notices import retry_notice
 from slogen.lint import warnings
 from slogen.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL, PrometheusClient
@@ -39,6 +39,8 @@ def check(spec_path: str, live: bool, service: str | None, slo_name: str | None,
     Exit 0 all good; 1 the spec is invalid, a lint warning, or a problem found live (each listed
     with what to do); 2 bad usage; 3 Prometheus failed.
     """
+    if not live and (service or slo_name):
+        fail("--service and --slo narrow the live checks: add --live", 2)
     spec = load_spec(spec_path)
     lint = warnings(spec)
     report = None
