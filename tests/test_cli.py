@@ -23,8 +23,8 @@ def test_version_and_help_on_every_command() -> None:
     top = run("--help")
     assert top.exit_code == 0 and "Exit codes" in top.output
     names = main.list_commands(click.Context(main))
-    assert names == ["explain", "export", "gate", "import", "postmortem", "push", "render", "schema", "status", "test",
-                     "validate"]
+    assert names == ["backfill", "check", "explain", "export", "gate", "import", "postmortem", "push", "render",
+                     "schema", "status", "test", "validate"]
     for name in names:
         assert name in top.output  # listed although not imported yet
         result = run(name, "--help")

@@ -26,6 +26,7 @@ COMMAND_MODULES = {
     "push": "push", "status": "status", "gate": "status", "postmortem": "postmortem",
     "import": "import_", "export": "export",
     "explain": "explain", "test": "alert_tests",
+    "backfill": "backfill", "check": "check",
 }
 
 

@@ -35,6 +35,10 @@ class PrometheusError(RemoteError):
     """Prometheus was unreachable, too slow, or answered with an error."""
 
 
+class QueryRejectedError(PrometheusError):
+    """Prometheus answered, and refused the query itself (bad PromQL, an evaluation error)."""
+
+
 class Sample(NamedTuple):
     """One element of an instant vector: its labels (with `__name__` if any) and value.
 
@@ -123,6 +127,55 @@ class PrometheusClient:
             raise self._unreachable(exc, "reload") from None
         return response.status_code, _error_text(response)
 
+    def query_range(self, expr: str, start: float, end: float,
+                    step: float) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        """Evaluate `expr` at start, start + step, … ≤ end (unix seconds): each series' labels and
+        (time, value) points. Sent as a form (POST): backfill expressions are long."""
+        for value in (start, end, step):
+            if not math.isfinite(value):
+                raise ValueError("range query times must be finite unix seconds")
+        self.queries += 1
+        form = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+        try:
+            response = self.http.request("POST", "/api/v1/query_range", data=form, what="range query")
+        except HttpError as exc:
+            raise self._unreachable(exc) from None
+        data = self._data(response, expr)
+        try:
+            if not isinstance(data, dict) or data.get("resultType") != "matrix":
+                raise TypeError
+            out = []
+            for item in data["result"]:
+                labels = item["metric"]
+                if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+                    raise TypeError
+                points = [(s.timestamp, s.value) for s in (_pair({}, pair) for pair in item["values"])]
+                out.append((labels, points))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise PrometheusError(f"Prometheus at {self.shown_url} returned a malformed range result; "
+                                  f"query: {expr}") from None
+        return out
+
+    def api_data(self, path: str, what: str) -> Any:
+        """The `data` of a GET of one of Prometheus' JSON API paths (`/api/v1/status/flags`, …)."""
+        try:
+            response = self.http.request("GET", path, what=what)
+        except HttpError as exc:
+            raise self._unreachable(exc, what) from None
+        return self._data(response, path)
+
+    def _data(self, response: requests.Response, what: str) -> Any:
+        if response.status_code != 200:
+            raise PrometheusError(f"Prometheus at {self.shown_url} answered HTTP {response.status_code} "
+                                  f"(\"{_error_text(response)}\"); {what}")
+        try:
+            body = response.json()
+            if not isinstance(body, dict) or body.get("status") != "success":
+                raise TypeError
+        except (ValueError, TypeError):
+            raise PrometheusError(f"Prometheus at {self.shown_url} did not answer like Prometheus; {what}") from None
+        return body.get("data")
+
     def rule_groups(self) -> list[dict[str, Any]]:
         """The rule groups Prometheus has loaded (`GET /api/v1/rules`), each with its `name` and `file`."""
         try:
@@ -156,7 +209,7 @@ def _parse_body(base_url: str, response: requests.Response, expr: str) -> QueryR
         detail = body.get("error") if isinstance(body, dict) and body.get("status") == "error" else None
         shown = _snippet(str(detail) if detail else response.text)
         if detail:
-            raise PrometheusError(f"Prometheus rejected the query (HTTP {response.status_code}) "
+            raise QueryRejectedError(f"Prometheus rejected the query (HTTP {response.status_code}) "
                                   f"{_snippet(str(body.get('errorType', 'error')))}: {shown}; query: {expr}")
         nature = "not an API response" if not isinstance(body, dict) else "an error status, whatever the body says"
         raise PrometheusError(f"Prometheus at {base_url} answered HTTP {status}, {nature}: {shown!r}")
@@ -166,7 +219,7 @@ def _parse_body(base_url: str, response: requests.Response, expr: str) -> QueryR
     raw_warnings = body.get("warnings") or []
     warnings = [_snippet(str(w)) for w in raw_warnings[:20]] if isinstance(raw_warnings, list) else []
     if body["status"] != "success":
-        raise PrometheusError(f"Prometheus rejected the query (HTTP {response.status_code}) "
+        raise QueryRejectedError(f"Prometheus rejected the query (HTTP {response.status_code}) "
                               f"{_snippet(str(body.get('errorType', 'error')))}: "
                               f"{_snippet(str(body.get('error', 'no message')))}; query: {expr}")
     data = body.get("data")
