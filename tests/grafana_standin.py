@@ -14,14 +14,15 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from loopback import serve
 
 
 @dataclass
@@ -308,20 +309,5 @@ def _handler(standin: Standin) -> type[BaseHTTPRequestHandler]:
 def grafana_standin(*, tls: tuple[str, str] | None = None, **kwargs: Any) -> Iterator[Standin]:
     """Run a Standin on a free loopback port (HTTPS with `tls=(certfile, keyfile)`); stopped on exit."""
     standin = Standin(**kwargs)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(standin))
-    server.daemon_threads = True
-    scheme = "http"
-    if tls is not None:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(*tls)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        scheme = "https"
-    standin.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serve(_handler(standin), tls=tls) as standin.url:
         yield standin
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

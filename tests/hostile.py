@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from loopback import serve
 
 
 @dataclass
@@ -97,16 +98,8 @@ def _handler(server: Hostile) -> type[BaseHTTPRequestHandler]:
 def hostile(route: Callable[[Request], Reply]) -> Iterator[Hostile]:
     """Serve `route` on a free loopback port until the block ends."""
     state = Hostile(route)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serve(_handler(state)) as state.url:
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def prom_vector(samples: list[tuple[dict[str, str], Any]], t: float = 1.0) -> dict[str, Any]:

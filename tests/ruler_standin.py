@@ -31,11 +31,12 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import yaml
+from loopback import serve
 
 GROUP_KEYS = {"name", "interval", "rules", "limit", "source_tenants", "evaluation_delay", "query_offset",
               "align_evaluation_time_on_interval", "labels"}
@@ -274,14 +275,5 @@ def _handler(standin: RulerStandin) -> type[BaseHTTPRequestHandler]:
 def ruler_standin(**kwargs: Any) -> Iterator[RulerStandin]:
     """Run a RulerStandin on a free loopback port; stopped on exit."""
     standin = RulerStandin(**kwargs)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(standin))
-    server.daemon_threads = True
-    standin.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serve(_handler(standin)) as standin.url:
         yield standin
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -19,7 +19,7 @@ from pathlib import Path
 from conftest import ROOT
 
 FAST_SUITES = ("render_cost", "status_cost", "push_cost")
-FIRST_PARTY = {"slogen", "bench", "prom", "grafana_standin", "conftest"}
+FIRST_PARTY = {"slogen", "bench", "prom", "grafana_standin", "loopback", "conftest"}
 IMPORT_NAMES = {"yaml": "pyyaml", "grafana_foundation_sdk": "grafana-foundation-sdk"}  # import name → dist
 
 
@@ -42,7 +42,8 @@ def test_the_bench_extra_declares_what_the_benchmarks_import() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = {_dist(r) for r in project["dependencies"] + project["optional-dependencies"]["bench"]}
     # The benchmarks import the tests' Prometheus and Grafana stand-in helpers too.
-    sources = [*sorted((ROOT / "bench").glob("*.py")), ROOT / "tests" / "prom.py", ROOT / "tests" / "grafana_standin.py"]
+    sources = [*sorted((ROOT / "bench").glob("*.py")), ROOT / "tests" / "prom.py", ROOT / "tests" / "grafana_standin.py",
+               ROOT / "tests" / "loopback.py"]
     needed = {IMPORT_NAMES.get(m, m).lower().replace("_", "-") for m in imported_modules(sources)}
     assert {"numpy", "pytest"} <= needed  # the two the issue found missing
     assert needed <= declared, needed - declared

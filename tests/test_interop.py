@@ -388,3 +388,15 @@ def test_cli_hostile_yaml_is_refused_cleanly(tmp_path: Path, body: str) -> None:
     code, out, err = _run("import", str(path))
     assert code == 1 and out == "" and "Traceback" not in err and "internal error" not in err
     assert str(path) in err
+
+
+def test_pyrra_grouping_and_bool_gauge_map_to_group_by_and_gauge() -> None:
+    code, out, err = _run("import", "--from", "pyrra", str(INTEROP / "pyrra" / "examples" / "prometheus-probe-success.yaml"))
+    assert code == 0, err
+    slo = loads(out).slos[0]
+    assert slo.group_by == ("target",)
+    assert slo.sli_kind == "gauge" and slo.sli.metric == "probe_success"  # type: ignore[union-attr]
+    code, out, err = _run("import", "--from", "pyrra", str(INTEROP / "pyrra" / "examples" / "prometheus-http.yaml"))
+    assert code == 0, err
+    assert loads(out).slos[0].group_by == ("handler",)
+    assert "grouping" not in err  # mapped exactly: nothing to report about it

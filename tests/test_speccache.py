@@ -111,7 +111,7 @@ def test_the_key_covers_every_module_of_the_package() -> None:
     assert {"slo/budget.py", "spec/load.py", "spec/yamlpos.py", "promql/check.py", "promql/gotemplate.py", "render/rules.py",
             "cli/status.py"} <= names
     digest = hashlib.sha256(__version__.encode())
-    for p in sorted(q for q in package.rglob("*") if q.is_file() and q.suffix in (".py", ".json", ".md")
+    for p in sorted(q for q in package.rglob("*") if q.is_file() and q.suffix in (".py", ".json", ".md", ".yaml")
                     and "__pycache__" not in q.parts):
         digest.update(p.relative_to(package).as_posix().encode() + b"\0" + p.read_bytes())
     assert speccache._fingerprint() == digest.digest()

@@ -99,8 +99,8 @@ def _window_v1(spec: dict[str, Any], obj: ObjectReport) -> str | None:
     tw = windows[0]
     window = period(tw.get("duration"))
     if window is None:
-        obj.cannot("spec.timeWindow.duration", f"{tw.get('duration')!r}: slogen's SLO windows are 7d, 14d, 28d, "
-                                               "30d and 90d")
+        obj.cannot("spec.timeWindow.duration", f"{tw.get('duration')!r}: slogen's SLO periods are whole hours "
+                                               "from 1d to 400d")
         return None
     if tw.get("isRolling") is False or "calendar" in tw:
         obj.approx("spec.timeWindow", f"calendar-aligned windows are not in slogen: a rolling {window} instead")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from slogen import conventions as c
 from slogen.interop.common import Document, percent, period, text_map
 from slogen.interop.report import ObjectReport, Report
 from slogen.interop.specdoc import Draft
@@ -37,13 +38,16 @@ def convert(doc: Document, report: Report) -> list[Draft]:
         obj.cannot("spec.target", f"{spec.get('target')!r} is not a number")
     window = period(spec.get("window"))
     if window is None:
-        obj.cannot("spec.window", f"{spec.get('window')!r}: slogen's SLO windows are 7d, 14d, 28d, 30d and 90d")
+        obj.cannot("spec.window", f"{spec.get('window')!r}: slogen's SLO periods are whole hours from 1d to 400d")
     sli = _indicator(spec.get("indicator"), obj)
+    group_by = _grouping(spec.get("indicator"), obj)
     if sli is None or objective is None or window is None:
         return []
     slo: dict[str, Any] = {"name": name, "objective": objective, "window": window}
     if spec.get("description"):
         slo["description"] = str(spec["description"])
+    if group_by:
+        slo["group_by"] = group_by
     slo["sli"] = sli
     alerting = _alerting(spec.get("alerting"), meta, window, obj)
     if alerting:
@@ -67,11 +71,21 @@ def _selector(value: Any, where: str, obj: ObjectReport) -> Selector | None:
         return None
 
 
-def _grouping(ind: dict[str, Any], where: str, obj: ObjectReport) -> None:
-    grouping = ind.get("grouping")
-    if grouping:
-        obj.approx(f"{where}.grouping", f"one SLO per {', '.join(map(str, grouping))} is not in slogen yet: this "
-                                        "SLO sums all of them into one")
+def _grouping(indicator: Any, obj: ObjectReport) -> list[str]:
+    """Pyrra's `grouping` (one SLO per value of these labels) is slogen's `group_by`."""
+    if not isinstance(indicator, dict):
+        return []
+    for kind, ind in indicator.items():
+        if isinstance(ind, dict) and ind.get("grouping"):
+            grouping = ind["grouping"]
+            if isinstance(grouping, list) and all(isinstance(g, str) for g in grouping):
+                own = sorted(set(grouping) & (c.RESERVED_LABELS | {c.LABEL_SEVERITY, "le"}))
+                if own:
+                    obj.approx(f"indicator.{kind}.grouping", f"slogen sets {', '.join(map(repr, own))} itself, so the "
+                               "SLO is not grouped by it: its values are summed into one budget")
+                return [g for g in grouping if g not in own]
+            obj.cannot(f"indicator.{kind}.grouping", f"{grouping!r} is not a list of label names")
+    return []
 
 
 def _indicator(indicator: Any, obj: ObjectReport) -> dict[str, Any] | None:
@@ -82,7 +96,6 @@ def _indicator(indicator: Any, obj: ObjectReport) -> dict[str, Any] | None:
         ind = indicator["ratio"]
         errors = _selector(ind.get("errors"), "indicator.ratio.errors", obj)
         total = _selector(ind.get("total"), "indicator.ratio.total", obj)
-        _grouping(ind, "indicator.ratio", obj)
         if errors is None or total is None:
             return None
         return {"ratio": {"errors": render(errors), "total": render(total)}}
@@ -90,22 +103,22 @@ def _indicator(indicator: Any, obj: ObjectReport) -> dict[str, Any] | None:
         ind = indicator["latency"]
         success = _selector(ind.get("success"), "indicator.latency.success", obj)
         total = _selector(ind.get("total"), "indicator.latency.total", obj)
-        _grouping(ind, "indicator.latency", obj)
         if success is None or total is None:
             return None
         return _latency(success, total, obj)
     if isinstance(indicator.get("bool_gauge"), dict):
         ind = indicator["bool_gauge"]
         gauge = _selector(ind, "indicator.bool_gauge", obj)
-        _grouping(ind, "indicator.bool_gauge", obj)
         if gauge is None:
             return None
-        g = render(gauge)
-        # Pyrra's own math: samples over the window, and how many of them were 1.
-        obj.approx("indicator.bool_gauge", "written as an expr SLI counting samples (errors: samples that were 0), "
-                                           "Pyrra's math; slogen has no gauge SLI kind yet")
-        return {"expr": {"errors": f"sum(count_over_time({g}[$window])) - sum(sum_over_time({g}[$window]))",
-                         "total": f"sum(count_over_time({g}[$window]))"}}
+        if not gauge.metric:
+            obj.cannot("indicator.bool_gauge.metric", "the selector has no metric name")
+            return None
+        # Pyrra's math and slogen's gauge kind agree: samples over the window, the 0s are errors.
+        out: dict[str, Any] = {"metric": gauge.metric}
+        if gauge.matchers:
+            out["selector"] = render(Selector(None, gauge.matchers))
+        return {"gauge": out}
     if isinstance(indicator.get("latencyNative"), dict):
         obj.cannot("indicator.latencyNative", "native histograms are not in slogen's SLI kinds yet")
         return None

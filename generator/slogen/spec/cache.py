@@ -38,7 +38,7 @@ KEY_FILE = "key"
 def _fingerprint() -> bytes:
     digest = hashlib.sha256(__version__.encode())
     package = Path(__file__).resolve().parent.parent  # the whole slogen package, not only spec/
-    files = sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in (".py", ".json", ".md")
+    files = sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in (".py", ".json", ".md", ".yaml")
                    and "__pycache__" not in p.parts)
     for path in files:
         try:
