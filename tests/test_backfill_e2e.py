@@ -128,7 +128,7 @@ def dump(blocks: Path, name: str) -> dict[str, list[tuple[int, float]]]:
 
 def test_backfill_gives_the_whole_budget_after_a_restart(tmp_path: Path) -> None:
     now = time.time()
-    if now % HOUR > HOUR - 8 * MINUTE:  # the budget after the restart must pick the same whole hours
+    if now % HOUR > HOUR - 5 * MINUTE:  # the budget after the restart must pick the same whole hours
         time.sleep(HOUR - now % HOUR + 5)
         now = time.time()
     start = int(now) // HOUR * HOUR - 72 * HOUR
@@ -146,7 +146,8 @@ def test_backfill_gives_the_whole_budget_after_a_restart(tmp_path: Path) -> None
     out = tmp_path / "blocks"
     with prometheus(config, data_dir=data, files=rules) as (url, _):
         loaded = time.time()
-        wait_evaluated(url, ("sli", "tiles", "budget", "state"), loaded)  # the rules just loaded have run
+        # The rules just loaded have recorded tiles: the backfill must hold those series back.
+        wait_evaluated(url, ("sli", "tiles"), loaded)
         done = slogen(url, "backfill", "--from", str(start + HOUR), "--output-dir", str(out), cwd=tmp_path)
         assert done.returncode == 0, done.stderr + done.stdout
         assert "held back" in done.stdout  # the live rules' samples are not duplicated on another grid
