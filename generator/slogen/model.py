@@ -62,6 +62,7 @@ class LatencySLI:
     threshold: str  # as written, e.g. "2s"
     threshold_seconds: float
     selector: tuple[Matcher, ...] = ()
+    native: bool = False  # a native histogram: histogram_fraction() of `metric` instead of `le` buckets
 
 
 WINDOW_PLACEHOLDER = "$window"  # in ExprSLI text: the range each rule substitutes (5m, 1h, 3m, …)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -91,7 +92,7 @@ def explain(spec_path: str, service: str | None, slo_name: str | None, as_json: 
     if as_json:
         click.echo(json.dumps(ex.document(explained), indent=2))
         return
-    click.echo(render_text(explained, rule_for(click.get_text_stream("stdout"))))
+    click.echo(render_text(explained, rule_for(sys.stdout)))
 
 
 COMMANDS = (explain,)

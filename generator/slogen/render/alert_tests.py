@@ -236,6 +236,8 @@ def feed(slo: SLO) -> Feed:
         raise Unsupported("an expr.ratio SLI: a ratio expression has no raw counters to write")
     if isinstance(sli, GaugeSLI):
         raise Unsupported("a gauge SLI: its cases are not generated yet")
+    if isinstance(sli, LatencySLI) and sli.native:
+        raise Unsupported("a native histogram: promtool 2.x test files cannot write native histogram samples")
     if slo.group_by:
         raise Unsupported("a grouped SLO (group_by): its cases are not generated yet")
     a = slo.alerting

@@ -223,8 +223,11 @@ def _latency(slos: tuple[SLO, ...]) -> g.Panel:
     for slo in latency:
         sli = slo.sli
         assert isinstance(sli, LatencySLI)
-        buckets = e.rate(q.latency_series(sli, "_bucket"), "5m")
-        p95 = e.call("histogram_quantile", 0.95, e.sum_(buckets, by=("le",)))
+        if sli.native:
+            p95 = e.call("histogram_quantile", 0.95, e.sum_(e.rate(e.Selector(sli.metric, sli.selector), "5m")))
+        else:
+            buckets = e.rate(q.latency_series(sli, "_bucket"), "5m")
+            p95 = e.call("histogram_quantile", 0.95, e.sum_(buckets, by=("le",)))
         name = f"{slo.service}/{slo.name}"
         targets.append(f"{name} target {sli.threshold}")
         queries += [g.Query(e.render(e.binary("and", p95, _identity(slo), on=())), f"{name} p95"),

@@ -114,7 +114,7 @@ def _gauge_per_second(func: str, slo: SLO, sli: GaugeSLI, window: str) -> Binary
     return grouped_sum(slo, call(func, samples)) / int(parse_duration(window))
 
 
-def events_expr(slo: SLO, window: str) -> Agg | Binary:
+def events_expr(slo: SLO, window: str) -> Agg | Binary | Call:
     """Events per second over `window` (for `expr` SLIs: the user's expression, in its own unit;
     for gauges: samples per second; for `expr.ratio` SLIs: the number of series with a defined
     ratio, so each tile weighs one)."""
@@ -124,10 +124,17 @@ def events_expr(slo: SLO, window: str) -> Agg | Binary:
     if isinstance(sli, RatioSLI):
         return _counter_rate(slo, sli.total, window)
     if isinstance(sli, LatencySLI):
+        if sli.native:
+            return call("histogram_count", native_rate(slo, sli, window))
         return grouped_sum(slo, rate(latency_series(sli, "_count"), window))
     if isinstance(sli, GaugeSLI):
         return _gauge_per_second("count_over_time", slo, sli, window)
     return grouped_sum(slo, user_expr(sli.total, window))
+
+
+def native_rate(slo: SLO, sli: LatencySLI, window: str) -> Agg:
+    """`sum(rate(metric{…}[window]))` of a native histogram: one histogram per SLO (or group)."""
+    return grouped_sum(slo, rate(Selector(sli.metric, sli.selector), window))
 
 
 def total_presence(slo: SLO) -> Expr:
@@ -136,7 +143,7 @@ def total_presence(slo: SLO) -> Expr:
     if isinstance(sli, RatioSLI):
         return parse_selector(sli.total)
     if isinstance(sli, LatencySLI):
-        return latency_series(sli, "_count")
+        return Selector(sli.metric, sli.selector) if sli.native else latency_series(sli, "_count")
     if isinstance(sli, GaugeSLI):
         return Selector(sli.metric, sli.selector)
     if isinstance(sli, ExprRatioSLI):
@@ -149,6 +156,9 @@ def _good_expr(slo: SLO, window: str) -> Agg | Binary | None:
     if isinstance(sli, ExprRatioSLI):
         return None
     if isinstance(sli, LatencySLI):
+        if sli.native:  # the share of observations at or below the threshold, times the events
+            hist = native_rate(slo, sli, window)
+            return call("histogram_fraction", 0, sli.threshold_seconds, hist) * call("histogram_count", hist)
         return grouped_sum(slo, rate(latency_series(sli, "_bucket", le_matcher(sli.threshold_seconds)), window))
     if isinstance(sli, GaugeSLI):
         return _gauge_per_second("sum_over_time", slo, sli, window)

@@ -87,7 +87,7 @@ def _total_selector(slo: SLO) -> Selector | None:
     if isinstance(sli, RatioSLI):
         return parse_selector(sli.total)
     if isinstance(sli, LatencySLI):
-        return q.latency_series(sli, "_count")
+        return Selector(sli.metric, sli.selector) if sli.native else q.latency_series(sli, "_count")
     return None
 
 
@@ -104,6 +104,8 @@ def _part(slo: SLO) -> tuple[str, Expr]:
         assert sli.good is not None
         return "good", _per_second(parse_selector(sli.good))
     if isinstance(sli, LatencySLI):
+        if sli.native:  # no bucket series: the errors as the rules compute them
+            return "errors", q.errors_expr(slo, LOOKBACK)
         return "good", _per_second(q.latency_series(sli, "_bucket", q.le_matcher(sli.threshold_seconds)))
     assert isinstance(sli, ExprSLI)
     if sli.errors is not None:
@@ -149,7 +151,7 @@ def _traffic(client: PrometheusClient, slo: SLO, at: float) -> list[Finding]:
         return [*out, Finding("events", PROBLEM, "no events in the last hour: the SLI reads 0 % errors whatever "
                               "happens", "check that the service receives traffic and the total counts it")]
     out.append(Finding("events", OK, f"{events * 3600:.6g} events in the last hour"))
-    if isinstance(slo.sli, LatencySLI):
+    if isinstance(slo.sli, LatencySLI) and not slo.sli.native:  # a native histogram has every threshold
         bucket = check_bucket(client, slo, slo.sli, at)
         out.append(bucket)
         if bucket.status == PROBLEM:

@@ -76,6 +76,10 @@ def _promql_notes(slo: SLO) -> list[str]:
         out.append(f"{slo.service}/{slo.name}: calls {', '.join(f + '()' for f in sorted(functions))}, unknown to "
                    "Prometheus 2.42 and older: make sure your Prometheus has it")
     if isinstance(sli, LatencySLI):
+        if sli.native:
+            out.append(f"{slo.service}/{slo.name}: a native histogram SLI needs Prometheus 2.40 or newer started "
+                       "with --enable-feature=native-histograms (it scrapes them as protobuf); VictoriaMetrics "
+                       "1.79 cannot read them")
         names.update(selector_utf8_names(Selector(sli.metric, sli.selector)))
         for m in sli.selector:
             if m.op == "=" and m.value.startswith(_OPERATOR_PREFIXES):

@@ -527,7 +527,7 @@ def _build_sli(doc: dict[str, Any]) -> RatioSLI | LatencySLI | ExprSLI | ExprRat
     lat = doc["latency"]
     return LatencySLI(metric=lat["metric"], threshold=lat["threshold"],
                       threshold_seconds=parse_duration(lat["threshold"]),
-                      selector=_latency_matchers(lat.get("selector")))
+                      selector=_latency_matchers(lat.get("selector")), native=bool(lat.get("native", False)))
 
 
 def _latency_matchers(selector: str | dict[str, str] | None) -> tuple[Matcher, ...]:
