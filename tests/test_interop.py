@@ -195,7 +195,8 @@ def test_report_says_why() -> None:
     _, objects = _imported(SLOTH / "contrib-denominator-corrected.yaml")
     assert "denominator_corrected_rules" in objects[0].notes[0].detail
     _, objects = _imported(INTEROP / "pyrra" / "examples" / "pyrra-connect-latency.yaml")
-    assert [n.field for n in objects[0].notes if n.status == NOT_MAPPABLE] == ["indicator.latencyNative"]
+    # grouping by `service` (slogen's own label) is summed, and the report says so
+    assert any(n.field == "indicator.latencyNative.grouping" and "'service'" in n.detail for n in objects[0].notes)
     _, objects = _imported(INTEROP / "openslo" / "examples" / "budgeting-method" / "timeslices-slo.yaml")
     assert all(any("Timeslices" in n.detail for n in o.notes) for o in objects)
     _, objects = _imported(SLOTH / "no-alerts.yml")
@@ -335,7 +336,7 @@ def test_cli_directory_skips_foreign_yaml() -> None:
     code, out, err = _run("import", "--from", "pyrra", str(INTEROP / "pyrra"), "--allow-partial")
     assert code == 0, err
     assert "servicelevelobjectives.pyrra.dev': skipped" in err
-    assert len(loads(out).slos) == 26  # 27 ServiceLevelObjectives, one of them latencyNative
+    assert len(loads(out).slos) == 27  # every ServiceLevelObjective, latencyNative too
 
 
 def test_cli_bad_yaml_in_a_named_file(tmp_path: Path) -> None:
@@ -400,3 +401,11 @@ def test_pyrra_grouping_and_bool_gauge_map_to_group_by_and_gauge() -> None:
     assert code == 0, err
     assert loads(out).slos[0].group_by == ("handler",)
     assert "grouping" not in err  # mapped exactly: nothing to report about it
+
+
+def test_pyrra_latency_native_imports_as_a_native_histogram_sli() -> None:
+    code, out, err = _run("import", "--from", "pyrra", str(INTEROP / "pyrra" / "examples" / "pyrra-connect-latency.yaml"))
+    assert code == 0, err
+    sli = loads(out).slos[0].sli
+    assert (sli.metric, sli.threshold_seconds, sli.native) == (  # type: ignore[union-attr]
+        "connect_server_requests_duration_seconds", 0.2, True)

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from slogen import conventions as c
+from slogen.durations import parse_duration
 from slogen.interop.common import Document, percent, period, text_map
 from slogen.interop.report import ObjectReport, Report
 from slogen.interop.specdoc import Draft
@@ -120,8 +121,23 @@ def _indicator(indicator: Any, obj: ObjectReport) -> dict[str, Any] | None:
             out["selector"] = render(Selector(None, gauge.matchers))
         return {"gauge": out}
     if isinstance(indicator.get("latencyNative"), dict):
-        obj.cannot("indicator.latencyNative", "native histograms are not in slogen's SLI kinds yet")
-        return None
+        ind = indicator["latencyNative"]
+        total = _selector(ind.get("total"), "indicator.latencyNative.total", obj)
+        threshold = ind.get("latency")
+        if total is None:
+            return None
+        if not total.metric:
+            obj.cannot("indicator.latencyNative.total", "the selector has no metric name")
+            return None
+        try:
+            parse_duration(str(threshold))
+        except ValueError:
+            obj.cannot("indicator.latencyNative.latency", f"{threshold!r} is not a duration")
+            return None
+        native: dict[str, Any] = {"metric": total.metric, "threshold": str(threshold), "native": True}
+        if total.matchers:
+            native["selector"] = render(Selector(None, total.matchers))
+        return {"latency": native}
     obj.cannot("spec.indicator", "give one of ratio, latency, latencyNative or bool_gauge")
     return None
 
