@@ -14,6 +14,7 @@ import math
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,38 @@ from slogen.durations import parse_duration
 
 ROOT_SPAN = 10 * 60  # history kept for every recorded series before END
 MAX_POINTS = 10_000  # Prometheus refuses range queries over 11,000 points per series
+
+
+Cumulative = dict[int, tuple[float, float]]  # time → (events, errors) counters
+
+
+def counter_history(traffic: Callable[[int], tuple[float, float]], start: int, stop: int,
+                    job: str = "shop") -> tuple[str, Cumulative]:
+    """OpenMetrics for `http_requests_total{job,code}` a minute apart from `traffic(t)` (events and
+    errors in the minute before t), and the cumulative counts at every minute. The counters start
+    non-zero, so rate() never clamps at a counter's birth."""
+    ok_lines, bad_lines, cumulative = [], [], {}
+    total, bad = 1e6, 1e3
+    for t in range(start, stop + 1, 60):
+        events, errors = traffic(t) if t > start else (0.0, 0.0)
+        total, bad = total + events, bad + errors
+        cumulative[t] = (total, bad)
+        ok_lines.append(f'http_requests_total{{job="{job}",code="200"}} {total - bad!r} {t}')
+        bad_lines.append(f'http_requests_total{{job="{job}",code="500"}} {bad!r} {t}')
+    return "\n".join(["# TYPE http_requests counter", *ok_lines, *bad_lines, "# EOF", ""]), cumulative
+
+
+def true_ratio(cumulative: Cumulative, start: int, end: int) -> float:
+    """errors ÷ events between two minutes, from the counters."""
+    return (cumulative[end][1] - cumulative[start][1]) / (cumulative[end][0] - cumulative[start][0])
+
+
+def range_values(url: str, expr: str, start: int, end: int, step: int) -> list[tuple[float, str]]:
+    """The one series of a range query as (time, value) pairs; [] when it has none."""
+    body = requests.get(url + "/api/v1/query_range", timeout=60,
+                        params={"query": expr, "start": start, "end": end, "step": step}).json()
+    assert body["status"] == "success", body
+    return [tuple(v) for v in body["data"]["result"][0]["values"]] if body["data"]["result"] else []
 
 
 def openmetrics(series: dict[tuple[str, tuple[tuple[str, str], ...]], list[tuple[float, float]]]) -> str:

@@ -16,10 +16,10 @@ import shutil
 from typing import Any
 
 import pytest
-import requests
 import yaml
 
 from prom import backfill, instant, needs_prometheus, prometheus
+from rulehist import Cumulative, counter_history, range_values, true_ratio
 from slogen import conventions as c
 from slogen.render import rules
 from slogen.spec.load import loads
@@ -55,27 +55,11 @@ def _traffic(t: int) -> tuple[float, float]:
     return events, events * (0.04 if INCIDENT[0] < t <= INCIDENT[1] else 0.001)
 
 
-def _raw() -> tuple[str, dict[int, tuple[float, float]]]:
-    ok_lines, bad_lines, cumulative = [], [], {}
-    total, bad = 1e6, 1e3
-    for t in range(START, STOP + 1, 60):
-        events, errors = _traffic(t) if t > START else (0.0, 0.0)
-        total, bad = total + events, bad + errors
-        cumulative[t] = (total, bad)
-        ok_lines.append(f'http_requests_total{{job="shop",code="200"}} {total - bad!r} {t}')
-        bad_lines.append(f'http_requests_total{{job="shop",code="500"}} {bad!r} {t}')
-    return "\n".join(["# TYPE http_requests counter", *ok_lines, *bad_lines, "# EOF", ""]), cumulative
+def _raw() -> tuple[str, Cumulative]:
+    """OpenMetrics for the counters, and cumulative (events, errors) at every minute."""
+    return counter_history(_traffic, START, STOP)
 
 
-def _ratio(cumulative: dict[int, tuple[float, float]], start: int, end: int) -> float:
-    return (cumulative[end][1] - cumulative[start][1]) / (cumulative[end][0] - cumulative[start][0])
-
-
-def _range(url: str, expr: str, start: int, end: int, step: int) -> list[tuple[float, str]]:
-    body = requests.get(url + "/api/v1/query_range", timeout=60,
-                        params={"query": expr, "start": start, "end": end, "step": step}).json()
-    assert body["status"] == "success", body
-    return [tuple(v) for v in body["data"]["result"][0]["values"]]
 
 
 def _one(url: str, expr: str, at: float) -> float:
@@ -97,7 +81,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Any:
         for name in (c.EVENTS_HOUR, c.ERRORS_HOUR):
             labels = ",".join(f'{k}="{v}"' for k, v in records[name]["labels"].items())
             lines += [f"{name}{{{labels}}} {v} {int(t)}"
-                      for t, v in _range(url, records[name]["expr"], START + 3600, STOP, HALF_HOUR)]
+                      for t, v in range_values(url, records[name]["expr"], START + 3600, STOP, HALF_HOUR)]
     tiles = work / "tiles"
     backfill("\n".join([*lines, "# EOF", ""]), tiles)
     for block in tiles.iterdir():
@@ -111,11 +95,11 @@ def test_budget_is_the_mean_of_the_hourly_ratios(setup: Any) -> None:
     url, records, cumulative = setup
     at = END + 37.5
     hours = [END - k * 3600 for k in range(168)]
-    want = sum(_ratio(cumulative, h - 3600, h) for h in hours) / len(hours)
+    want = sum(true_ratio(cumulative, h - 3600, h) for h in hours) / len(hours)
     got = (1 - _one(url, records[c.BUDGET_REMAINING]["expr"], at)) * 0.01
     assert abs(got - want) / want < 1e-9
     assert _one(url, records[c.PERIOD_COVERAGE]["expr"], at) == 1
-    events_weighted = _ratio(cumulative, END - 7 * DAY, END)
+    events_weighted = true_ratio(cumulative, END - 7 * DAY, END)
     assert abs(events_weighted - want) / want > 0.05  # so the test tells the two apart
 
 
@@ -124,4 +108,4 @@ def test_sli_ratio_rules_are_the_expression_itself(setup: Any) -> None:
     at = END - 3 * DAY + 4 * 3600  # inside the incident
     for window, seconds in (("5m", 300), ("1h", 3600)):
         got = _one(url, records[c.error_ratio(window)]["expr"], at)
-        assert abs(got - _ratio(cumulative, at - seconds, at)) < 1e-9
+        assert abs(got - true_ratio(cumulative, at - seconds, at)) < 1e-9

@@ -21,10 +21,10 @@ import shutil
 from typing import Any
 
 import pytest
-import requests
 import yaml
 
 from prom import CLOSED_RANGES, backfill, instant, needs_prometheus, prometheus
+from rulehist import Cumulative, counter_history, range_values, true_ratio
 from slogen import conventions as c
 from slogen.model import Policy
 from slogen.promql import Raw, render
@@ -83,28 +83,11 @@ def _traffic(t: int) -> tuple[float, float]:
     return events, events * ratio
 
 
-def _raw() -> tuple[str, dict[int, tuple[float, float]]]:
+def _raw() -> tuple[str, Cumulative]:
     """OpenMetrics for the counters, and cumulative (events, errors) at every minute."""
-    ok_lines, bad_lines, cumulative = [], [], {}
-    total, bad = 1e6, 1e3  # non-zero starts: rate() never clamps at a counter's birth
-    for t in range(START, STOP + 1, 60):
-        events, errors = _traffic(t) if t > START else (0.0, 0.0)
-        total, bad = total + events, bad + errors
-        cumulative[t] = (total, bad)
-        ok_lines.append(f'http_requests_total{{job="shop",code="200"}} {total - bad!r} {t}')
-        bad_lines.append(f'http_requests_total{{job="shop",code="500"}} {bad!r} {t}')
-    return "\n".join(["# TYPE http_requests counter", *ok_lines, *bad_lines, "# EOF", ""]), cumulative
+    return counter_history(_traffic, START, STOP)
 
 
-def _true_ratio(cumulative: dict[int, tuple[float, float]], start: int, end: int) -> float:
-    return (cumulative[end][1] - cumulative[start][1]) / (cumulative[end][0] - cumulative[start][0])
-
-
-def _range(url: str, expr: str, start: int, end: int, step: int) -> list[tuple[float, str]]:
-    body = requests.get(url + "/api/v1/query_range", timeout=60,
-                        params={"query": expr, "start": start, "end": end, "step": step}).json()
-    assert body["status"] == "success", body
-    return [tuple(v) for v in body["data"]["result"][0]["values"]] if body["data"]["result"] else []
 
 
 def _one(url: str, expr: str, at: float) -> float:
@@ -149,11 +132,11 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             for name in (c.EVENTS_HOUR, c.ERRORS_HOUR):
                 expr = records[(name, slo)]["expr"]
                 points = [p for phase in {t % HALF_HOUR for t in wanted}
-                          for p in _range(url, expr, START + 3600 + phase, STOP, HALF_HOUR) if int(p[0]) in wanted]
+                          for p in range_values(url, expr, START + 3600 + phase, STOP, HALF_HOUR) if int(p[0]) in wanted]
                 emit(name, slo, points)
         # short tiles of "aligned" around the incident, for the 1d window the ticket reads
         for name in (c.EVENTS_TILE, c.ERRORS_TILE):
-            emit(name, "aligned", _range(url, records[(name, "aligned")]["expr"], INCIDENT[0] - 2 * DAY,
+            emit(name, "aligned", range_values(url, records[(name, "aligned")]["expr"], INCIDENT[0] - 2 * DAY,
                                          INCIDENT[1] + 2 * 3600, 180))
     tiles = work / "tiles"
     backfill("\n".join([*lines, "# EOF", ""]), tiles)
@@ -180,17 +163,17 @@ def test_period_ratio_is_the_true_event_ratio(setup: dict[str, Any], slo: str) -
     # one hour tile per whole hour: at hour h the one of h (aligned) or of h − 30m + 37s (shifted)
     last = END if slo == "aligned" else END - HALF_HOUR + 60  # nearest minute: the tolerance covers 23 s
     assert _one(url, records[(c.PERIOD_COVERAGE, slo)]["expr"], at) == 1  # 720 of 720 hours
-    want = _true_ratio(setup["cumulative"], last - 30 * DAY, last)
+    want = true_ratio(setup["cumulative"], last - 30 * DAY, last)
     assert _relative(_period_ratio(setup, slo, at), want) < TOLERANCE[slo]
     week = _one(url, records[(c.error_ratio("7d"), slo)]["expr"], at)
-    assert _relative(week, _true_ratio(setup["cumulative"], last - 7 * DAY, last)) < TOLERANCE[slo]
+    assert _relative(week, true_ratio(setup["cumulative"], last - 7 * DAY, last)) < TOLERANCE[slo]
 
 
 @pytest.mark.parametrize("slo", ["skipped", "renamed"])
 def test_period_ratio_survives_a_skipped_evaluation_and_a_rename(setup: dict[str, Any], slo: str) -> None:
     # A skipped evaluation: that hour is read from the tile 30m older (30m counted twice, 30m not at
     # all). A rename: the new offset shifts one hour by 17m23s. Either way nothing is lost whole.
-    want = _true_ratio(setup["cumulative"], END - 30 * DAY, END)
+    want = true_ratio(setup["cumulative"], END - 30 * DAY, END)
     assert _relative(_period_ratio(setup, slo, END + 37.5), want) < 1e-3
 
 
@@ -199,7 +182,7 @@ def test_a_skipped_evaluation_costs_at_most_half_an_hour_of_data(setup: dict[str
     # read from the tile 30m older: the clean half hour before the incident twice, the incident's
     # second half hour not at all; exactly that, and nothing else, changes.
     cum = setup["cumulative"]
-    want = _true_ratio(cum, END - 30 * DAY, END)
+    want = true_ratio(cum, END - 30 * DAY, END)
     got = _period_ratio(setup, "worst", END + 37.5)
     twice, missed = (INCIDENT[0] - HALF_HOUR, INCIDENT[0]), (INCIDENT[0] + HALF_HOUR, INCIDENT[0] + 3600)
     errors = cum[END][1] - cum[END - 30 * DAY][1] + (cum[twice[1]][1] - cum[twice[0]][1]) - (
@@ -215,7 +198,7 @@ def test_mean_of_5m_ratios_is_measurably_off(setup: dict[str, Any]) -> None:
     # recorded every minute: the same number as this subquery over the raw counters.
     r5m = 'sum(rate(http_requests_total{job="shop",code="500"}[5m])) / sum(rate(http_requests_total{job="shop"}[5m]))'
     sloth = _one(setup["url"], f"avg_over_time(({r5m})[30d:1m])", END)
-    want = _true_ratio(setup["cumulative"], END - 30 * DAY, END)
+    want = true_ratio(setup["cumulative"], END - 30 * DAY, END)
     assert abs(sloth - want) / want > 0.02, (sloth, want)  # the incident at the trough weighs too much
 
 
@@ -223,7 +206,7 @@ def test_day_window_from_tiles_tracks_the_incident(setup: dict[str, Any]) -> Non
     slo = next(s for s in setup["spec"].slos if s.name == "aligned")
     for at in (INCIDENT[1] + 3600, INCIDENT[0] + 45 * 60):  # the whole incident, and its first 45 minutes
         got = _one(setup["url"], render(q.tiled_ratio(slo, "1d")), at)
-        want = _true_ratio(setup["cumulative"], at - DAY, at)
+        want = true_ratio(setup["cumulative"], at - DAY, at)
         assert _relative(got, want) < max(ON_GRID, 1e-9), (at, got, want)
 
 
