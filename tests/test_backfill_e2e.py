@@ -146,8 +146,11 @@ def test_backfill_gives_the_whole_budget_after_a_restart(tmp_path: Path) -> None
     out = tmp_path / "blocks"
     with prometheus(config, data_dir=data, files=rules) as (url, _):
         loaded = time.time()
-        # The rules just loaded have recorded tiles: the backfill must hold those series back.
+        # The rules just loaded have recorded: the backfill must hold those series back. It can only
+        # hold back a point of its grid at or after the first live sample, so let the next whole
+        # minute (a point of the 1m group's grid) pass first.
         wait_evaluated(url, ("sli", "tiles"), loaded)
+        time.sleep(MINUTE - time.time() % MINUTE + 2)
         done = slogen(url, "backfill", "--from", str(start + HOUR), "--output-dir", str(out), cwd=tmp_path)
         assert done.returncode == 0, done.stderr + done.stdout
         assert "held back" in done.stdout  # the live rules' samples are not duplicated on another grid
