@@ -19,6 +19,8 @@ LABEL_ALERT_WINDOWS = "slo_alert_windows"  # on a burn-rate alert split by `for`
 RESERVED_LABELS = frozenset({LABEL_SERVICE, LABEL_SLO, LABEL_ALERT_TIER, LABEL_ALERT_WINDOWS, "__name__"})
 SEVERITY_PAGE = "page"
 SEVERITY_TICKET = "ticket"
+# Labels slogen sets (or matches) itself, so no SLO can be grouped by them.
+UNGROUPABLE_LABELS = RESERVED_LABELS | {LABEL_SEVERITY, "le"}
 TIER_PAGE = "page"  # the burn-rate page
 TIER_TICKET = "ticket"  # the burn-rate ticket
 TIER_POLICY = "policy"  # budget below the freeze threshold, budget exhausted

@@ -80,7 +80,7 @@ def _grouping(indicator: Any, obj: ObjectReport) -> list[str]:
         if isinstance(ind, dict) and ind.get("grouping"):
             grouping = ind["grouping"]
             if isinstance(grouping, list) and all(isinstance(g, str) for g in grouping):
-                own = sorted(set(grouping) & (c.RESERVED_LABELS | {c.LABEL_SEVERITY, "le"}))
+                own = sorted(set(grouping) & c.UNGROUPABLE_LABELS)
                 if own:
                     obj.approx(f"indicator.{kind}.grouping", f"slogen sets {', '.join(map(repr, own))} itself, so the "
                                "SLO is not grouped by it: its values are summed into one budget")

@@ -28,7 +28,6 @@ from fractions import Fraction
 from typing import Any
 
 import re2
-import yaml
 
 from slogen import conventions as c
 from slogen.durations import format_duration, parse_duration
@@ -407,10 +406,10 @@ def generate(spec: Spec, rules_dir: str) -> Suites:
     """The suites of every service; `rules_dir` is where the rule files are, relative to the suites."""
     artifacts = []
     skipped: list[tuple[str, str]] = []
-    rendered = {a.path: a.text for a in rules.generate(spec)}
+    rendered = {a.path: a.data for a in rules.generate(spec)}
     for service in spec.services:
         path = c.rule_file(service.name)
-        order = [g["name"] for g in yaml.safe_load(rendered[path])["groups"]]
+        order = [g["name"] for g in rendered[path]["groups"]]
         name = path.split("/", 1)[1]
         rule_file = f"{rules_dir.rstrip('/')}/{name}" if rules_dir else name
         by_step: dict[str, list[dict[str, Any]]] = {}

@@ -29,7 +29,8 @@ def dashboard_link(slo: SLO, spec: Spec) -> str:
     return f"{c.dashboard_url(gr.url, uid)}?{query}"
 
 
-def _override(slo: SLO, severity: str) -> AlertOverride:
+def override_of(slo: SLO, severity: str) -> AlertOverride:
+    """The page or ticket override of `slo`."""
     return slo.alerting.page if severity == c.SEVERITY_PAGE else slo.alerting.ticket
 
 
@@ -40,12 +41,12 @@ def alert_labels(slo: SLO, severity: str, tier: str) -> dict[str, str]:
     # the SLO's labels are data: Prometheus would expand them as templates, so keep them literal
     slo_labels = {k: gotemplate.literal(v) for k, v in slo.labels.items()}
     return {c.LABEL_SERVICE: slo.service, c.LABEL_SLO: slo.name, c.LABEL_SEVERITY: severity, **slo_labels,
-            **dict(slo.alerting.labels), **dict(_override(slo, severity).labels), c.LABEL_ALERT_TIER: tier}
+            **dict(slo.alerting.labels), **dict(override_of(slo, severity).labels), c.LABEL_ALERT_TIER: tier}
 
 
 def _annotations(slo: SLO, spec: Spec, severity: str, summary: str, description: str) -> dict[str, str]:
     return {"summary": summary, "description": description, "dashboard": dashboard_link(slo, spec),
-            **dict(slo.alerting.annotations), **dict(_override(slo, severity).annotations)}
+            **dict(slo.alerting.annotations), **dict(override_of(slo, severity).annotations)}
 
 
 def window_ratio(slo: SLO, window: str) -> Expr:
@@ -78,7 +79,7 @@ def _describe(slo: SLO, rows: list[windows.BurnWindow]) -> str:
 def burn_rate_alerts(slo: SLO, spec: Spec, severity: str) -> list[dict[str, Any]]:
     """The page or ticket alert of `slo` (none if the spec disables it or it has no rows): one rule,
     or one per distinct pending period when rows set their own `for`."""
-    override = _override(slo, severity)
+    override = override_of(slo, severity)
     rows = [r for r in slo.windows if r.severity == severity]
     if override.disable or not rows:
         return []

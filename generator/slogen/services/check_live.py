@@ -83,11 +83,11 @@ class CheckReport:
 
 
 def _total_selector(slo: SLO) -> Selector | None:
-    sli = slo.sli
-    if isinstance(sli, RatioSLI):
-        return parse_selector(sli.total)
-    if isinstance(sli, LatencySLI):
-        return Selector(sli.metric, sli.selector) if sli.native else q.latency_series(sli, "_count")
+    """The total's series for ratio and latency SLIs (those the absent alert watches); None for others."""
+    if isinstance(slo.sli, RatioSLI | LatencySLI):
+        found = q.total_presence(slo)
+        assert isinstance(found, Selector)
+        return found
     return None
 
 

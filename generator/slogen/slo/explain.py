@@ -165,7 +165,7 @@ def _spent(timing: Timing, scenario: Scenario, slo: SLO) -> Timing:
 
 def pending(slo: SLO, row: windows.BurnWindow) -> str | None:
     """The row's `for:` (its own, else its severity's): the condition must hold that long to fire."""
-    override = slo.alerting.page if row.severity == c.SEVERITY_PAGE else slo.alerting.ticket
+    override = alert_rules.override_of(slo, row.severity)
     return row.for_ or override.for_
 
 
@@ -228,7 +228,7 @@ def _burn_alert(slo: SLO, alert: str, severity: str, stage: str, rows: list[Cond
                                 _max_timing([o.reset for o in per_row])))
     text = " or ".join(f"ratio({r.long}) > {float(r.threshold):.6g} and ratio({r.short}) > {float(r.threshold):.6g}"
                        for r in rows)
-    override = slo.alerting.page if severity == c.SEVERITY_PAGE else slo.alerting.ticket
+    override = alert_rules.override_of(slo, severity)
     return AlertExplanation(alert, severity, stage, rules.INTERVALS[stage], override.for_, text, tuple(outcomes))
 
 

@@ -307,7 +307,7 @@ def _check_group_by(slo: dict[str, Any], service: dict[str, Any], where: tuple[A
     for i, label in enumerate(group_by):
         if not isinstance(label, str):
             continue
-        if label in conventions.RESERVED_LABELS or label in (conventions.LABEL_SEVERITY, "le"):
+        if label in conventions.UNGROUPABLE_LABELS:
             at((*where, "group_by", i), f"cannot group by {label!r}: slogen sets it")
         elif label in fixed:
             at((*where, "group_by", i), f"cannot group by {label!r}: the spec's labels set it on every rule, "
