@@ -2,8 +2,11 @@
 
 Every request to any path except /metrics and /admin/* is "work": it waits for the configured
 latency and answers 200, or 500 for the configured share of requests. It counts
-`http_requests_total{method,status}` and observes `http_request_duration_seconds` (a classic
-histogram whose buckets include the latency thresholds of slos.yaml, 500ms and 2s).
+`http_requests_total{method,route,status}` and observes `http_request_duration_seconds{route}`
+(a classic histogram whose buckets include the latency thresholds of slos.yaml, 500ms and 2s).
+`route` is the path's first segment (`/pay/now` → `/pay`), the first MAX_ROUTES of them; any
+further one counts as `other`, so random paths cannot grow the series without bound.
+slos.yaml's checkout/latency is grouped by it (`group_by: [route]`): one SLO per route.
 
 No `job` label is exposed on purpose: Prometheus would rename it to `exported_job`. Run one
 instance per service and let the scrape job name (checkout, search) set `job`.
@@ -55,6 +58,9 @@ from prometheus_client import (
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0)
 disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series only add noise to the demo's /metrics
 
+MAX_ROUTES = 10
+OTHER_ROUTE = "other"
+
 ADMIN_KNOBS = {"error-rate": "error_rate", "latency": "latency", "slow-rate": "slow_rate",
                "slow-latency": "slow_latency"}
 
@@ -88,10 +94,20 @@ class Demo:
         self._error_acc = 0.0
         self._slow_acc = 0.0
         self.registry = CollectorRegistry()
-        self.requests = Counter("http_requests", "HTTP requests served, by status code.",
-                                ["method", "status"], registry=self.registry)
+        self.requests = Counter("http_requests", "HTTP requests served, by route and status code.",
+                                ["method", "route", "status"], registry=self.registry)
         self.duration = Histogram("http_request_duration_seconds", "Time to serve an HTTP request.",
-                                  buckets=buckets, registry=self.registry)
+                                  ["route"], buckets=buckets, registry=self.registry)
+        self._routes: set[str] = set()
+
+    def route(self, path: str) -> str:
+        """The `route` label of a request to `path`: its first segment, or `other` past MAX_ROUTES."""
+        route = "/" + path.lstrip("/").split("/", 1)[0]
+        with self.lock:
+            if route not in self._routes and len(self._routes) >= MAX_ROUTES:
+                return OTHER_ROUTE
+            self._routes.add(route)
+        return route
 
     def decide(self) -> tuple[bool, float]:
         """(fail?, seconds to wait) for the next request; shares are exact over any run of requests."""
@@ -174,12 +190,12 @@ def make_handler(demo: Demo) -> type[BaseHTTPRequestHandler]:
             elif path == "/healthz":
                 self._send(200, b"ok\n", "text/plain")
             else:
-                self._work("GET")
+                self._work("GET", path)
 
         def do_POST(self) -> None:
             parts = urlsplit(self.path)
             if not parts.path.startswith("/admin/"):
-                self._work("POST")
+                self._work("POST", parts.path)
                 return
             knob = parts.path.removeprefix("/admin/")
             try:
@@ -201,13 +217,14 @@ def make_handler(demo: Demo) -> type[BaseHTTPRequestHandler]:
             print(f"{demo.name}: knobs now {asdict(knobs)}", flush=True)
             self._json(200, asdict(knobs))
 
-        def _work(self, method: str) -> None:
+        def _work(self, method: str, path: str) -> None:
             started = time.perf_counter()
+            route = demo.route(path)
             fail, delay = demo.decide()
             time.sleep(delay)
             status = 500 if fail else 200
-            demo.duration.observe(time.perf_counter() - started)
-            demo.requests.labels(method, str(status)).inc()
+            demo.duration.labels(route).observe(time.perf_counter() - started)
+            demo.requests.labels(method, route, str(status)).inc()
             self._json(status, {"service": demo.name, "status": status})
 
     return Handler

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import time
@@ -72,6 +73,14 @@ def test_knobs_reject_bad_values() -> None:
     assert app.knobs_from_env({"DEMO_ERROR_RATE": "0.25"}).error_rate == 0.25
 
 
+def test_route_label_is_the_first_path_segment_and_bounded() -> None:
+    demo = app.Demo(app.Knobs())
+    assert [demo.route(p) for p in ("/pay", "/pay/now", "/cart", "/")] == ["/pay", "/pay", "/cart", "/"]
+    extra = [demo.route(f"/r{i}") for i in range(app.MAX_ROUTES + 5)]
+    assert len(set(extra) - {app.OTHER_ROUTE}) == app.MAX_ROUTES - 3  # /pay, /cart and / came first
+    assert extra[-1] == app.OTHER_ROUTE and demo.route("/pay") == "/pay"  # known routes stay themselves
+
+
 # ------------------------------------------------------------------ processes
 
 
@@ -122,8 +131,8 @@ def test_demo_process_serves_metrics_and_admin(tmp_path: Path) -> None:
         assert bad.status_code == 400 and "between 0 and 1" in bad.json()["error"]
         assert requests.get(url + "/admin/config", timeout=5).json()["error_rate"] == 0.5
         metrics = requests.get(url + "/metrics", timeout=5).text
-    assert 'http_requests_total{method="GET",status="500"} 5.0' in metrics
-    assert 'http_request_duration_seconds_bucket{le="2.0"} 10.0' in metrics
+    assert 'http_requests_total{method="GET",route="/buy",status="500"} 5.0' in metrics
+    assert 'http_request_duration_seconds_bucket{le="2.0",route="/buy"} 10.0' in metrics
     assert "job=" not in metrics  # Prometheus would rename it to exported_job
 
 
@@ -216,6 +225,36 @@ def test_history_uses_the_conventions_series_names() -> None:
     assert (history.EVENTS_HOUR, history.ERRORS_HOUR) == (c.EVENTS_HOUR, c.ERRORS_HOUR)
 
 
+def _history_sums(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """(metric, sorted labels) → the sum of its samples, parsed from the OpenMetrics text."""
+    sums: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        series, value, _ = line.rsplit(" ", 2)
+        metric, labels = series.split("{")
+        key = (metric, tuple(sorted(re.findall(r'(\w+)="([^"]*)"', labels))))
+        sums[key] = sums.get(key, 0.0) + float(value)
+    return sums
+
+
+def test_history_gives_each_group_of_a_grouped_slo_its_own_series(tmp_path: Path) -> None:
+    out = tmp_path / "history.om"
+    assert history.main(["--spec", str(ROOT / "slos.yaml"), "--days", "2", "--out", str(out)]) == 0
+    spec = spec_loader.load(str(ROOT / "slos.yaml"))
+    (grouped,) = [slo for slo in spec.slos if slo.group_by]
+    assert (grouped.service, grouped.name, grouped.group_by) == ("checkout", "latency", ("route",))
+    labelsets = {labels for metric, labels in _history_sums(out.read_text()) if metric == c.EVENTS_HOUR}
+    mine = {dict(labels).get("route") for labels in labelsets
+            if ("service", "checkout") in labels and ("slo", "latency") in labels}
+    assert mine == {"/cart", "/pay"}  # no series without the route label: it would be a phantom group
+    assert all("route" not in dict(labels) for labels in labelsets if ("slo", "latency") not in labels
+               or ("service", "search") in labels)
+    with pytest.raises(ValueError, match="no demo values for the grouping label 'zone'"):
+        history.groups_of(["zone"])
+    assert history.Incident.parse("checkout/latency{route=/pay}@6:2:10").group == (("route", "/pay"),)
+
+
 @needs_prometheus
 def test_seeded_history_gives_the_budget_at_once(tmp_path: Path) -> None:
     # 27 days: inside every period of slos.yaml (28d, 30d), so every tile counts whenever the
@@ -223,24 +262,28 @@ def test_seeded_history_gives_the_budget_at_once(tmp_path: Path) -> None:
     out = tmp_path / "history.om"
     assert history.main(["--spec", str(ROOT / "slos.yaml"), "--days", "27", "--out", str(out)]) == 0
     text = out.read_text()
-    sums: dict[tuple[str, str, str], float] = {}
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        series, value, _ = line.rsplit(" ", 2)
-        metric, labels = series.split("{")
-        service, slo = (part.split("=")[1].strip('"') for part in labels.rstrip("}").split(","))
-        sums[(metric, service, slo)] = sums.get((metric, service, slo), 0.0) + float(value)
+    sums = _history_sums(text)
+    # Budget remaining per SLO, and per group of a grouped SLO, from the tiles written: keyed by
+    # (service, slo, route or "").
+    expected: dict[tuple[str, str, str], float] = {}
     spec = spec_loader.load(str(ROOT / "slos.yaml"))
-    expected = {}
     for slo in spec.slos:
-        ratio = sums[(c.ERRORS_HOUR, slo.service, slo.name)] / sums[(c.EVENTS_HOUR, slo.service, slo.name)]
-        expected[(slo.service, slo.name)] = 1 - ratio / float(slo.error_budget)
+        for (metric, labels), errors in sums.items():
+            got = dict(labels)
+            if metric != c.ERRORS_HOUR or (got["service"], got["slo"]) != (slo.service, slo.name):
+                continue
+            assert set(got) == {"service", "slo", *slo.group_by}
+            ratio = errors / sums[(c.EVENTS_HOUR, labels)]
+            expected[(slo.service, slo.name, got.get("route", ""))] = 1 - ratio / float(slo.error_budget)
+    assert len(expected) == 5  # four SLOs, one of them by route: /cart and /pay
     # The model's intent: 10 % of the budget spent, plus the default incidents (3 h at burn 12,
-    # 6 h at burn 5), weighted by diurnal traffic (x0.5..x1.5) at whatever hour they fell on.
-    assert 0.9 - 3 * 11.9 / 648 * 1.5 < expected[("checkout", "availability")] < 0.9 - 3 * 11.9 / 648 * 0.5
-    assert 0.9 - 6 * 4.9 / 648 * 1.5 < expected[("search", "latency")] < 0.9 - 6 * 4.9 / 648 * 0.5
-    assert abs(expected[("checkout", "latency")] - 0.9) < 1e-9
+    # 6 h at burn 5, 2 h at burn 10 on /pay only), weighted by diurnal traffic (x0.5..x1.5) at
+    # whatever hour they fell on; /cart spends 5 %.
+    assert 0.9 - 3 * 11.9 / 648 * 1.5 < expected[("checkout", "availability", "")] < 0.9 - 3 * 11.9 / 648 * 0.5
+    assert 0.9 - 6 * 4.9 / 648 * 1.5 < expected[("search", "latency", "")] < 0.9 - 6 * 4.9 / 648 * 0.5
+    assert 0.9 - 2 * 9.9 / 648 * 1.5 < expected[("checkout", "latency", "/pay")] < 0.9 - 2 * 9.9 / 648 * 0.5
+    assert abs(expected[("checkout", "latency", "/cart")] - 0.95) < 1e-9
+    assert abs(expected[("search", "availability", "")] - 0.9) < 1e-9
 
     from prom import backfill
     backfill(text, tmp_path / "data")
@@ -253,8 +296,9 @@ def test_seeded_history_gives_the_budget_at_once(tmp_path: Path) -> None:
                 state := instant(url, c.STATE)) < len(expected):
             assert time.monotonic() < until, f"budget not recorded from the seeded tiles: {got}"
             time.sleep(0.5)
-    values = {(r["metric"]["service"], r["metric"]["slo"]): float(r["value"][1]) for r in got}
-    assert values.keys() == expected.keys()
+    values = {(r["metric"]["service"], r["metric"]["slo"], r["metric"].get("route", "")): float(r["value"][1])
+              for r in got}
+    assert len(got) == len(values) and values.keys() == expected.keys()  # no phantom group
     for key, want in expected.items():
         assert abs(values[key] - want) < 1e-9, (key, values[key], want)
     assert {float(r["value"][1]) for r in state} == {float(c.STATE_CODES["NORMAL"])}
