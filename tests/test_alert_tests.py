@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from conftest import ROOT, SPECS
 from prom import needs_prometheus
 from slogen.cli import main
-from slogen.model import GaugeSLI, LatencySLI, RatioSLI
+from slogen.model import ExprRatioSLI, GaugeSLI, LatencySLI, RatioSLI
 from slogen.promql import Matcher, parse_selector
 from slogen.render import alert_tests as gen
 from slogen.spec.load import load
@@ -142,6 +142,49 @@ def test_a_removed_for_fails(tmp_path: Path) -> None:
     rule_file.write_text(text)
     failed = _only(tmp_path, "api.3m", "page 1h/5m (for 30m)")
     assert failed.returncode == 1, failed.stdout + failed.stderr
+
+
+EXPR_RATIO_SPEC = """version: slogen/v1
+services:
+  - name: api
+    slos:
+      - name: availability
+        objective: 99.9
+        sli:
+          expr:
+            ratio: |
+              sum(rate(http_requests_total{job="api",code=~"5.."}[$window]))  # errors
+              /
+              sum(rate(http_requests_total{job="api"}[$window]))
+"""
+
+
+@needs_prometheus
+def test_an_expr_ratio_of_counter_sums_gets_cases_that_can_fail(tmp_path: Path) -> None:
+    spec = tmp_path / "slos.yaml"
+    spec.write_text(EXPR_RATIO_SPEC)
+    assert CliRunner().invoke(main, ["render", "-f", str(spec)]).exit_code == 0
+    result = _test(spec, "--run")
+    assert result.exit_code == 0 and "skipped" not in result.output, result.output
+    names = [t["name"] for t in yaml.safe_load((tmp_path / "slogen-tests" / "api.3m.test.yaml").read_text())["tests"]]
+    assert [n.split(": ")[1] for n in names] == ["steady errors at 0.4x the budget rate", "zero traffic",
+                                                 "page 1h/5m"]
+    rule_file = tmp_path / "rules" / "api.rules.yaml"
+    text, n = re.subn(r"> 0\.0144\n", "> 0.0288\n", rule_file.read_text())
+    assert n == 2
+    rule_file.write_text(text)
+    assert _only(tmp_path, "api.3m", "page 1h/5m").returncode == 1
+
+
+def test_expr_ratio_feed_splits_the_counters_and_skips_other_shapes() -> None:
+    spec = load(str(SPECS / "minimal.yaml"))
+    slo = spec.slos[0]
+    ratio = ExprRatioSLI('sum(rate(rpc_errors_total{svc="a"}[$window])) / (sum(increase(rpc_calls_total{svc="a"}[$window])))')
+    f = gen.feed(type(slo)(**{**slo.__dict__, "sli": ratio}))
+    assert f.all_events == ('rpc_calls_total{svc="a"}',) and f.bad == ('rpc_errors_total{svc="a"}',)
+    for other in ("1 - avg_over_time(up[$window])", "sum(rate(a[$window])) / sum(rate(b[5m]))"):
+        with pytest.raises(gen.Unsupported, match="an expr.ratio SLI not of the form"):
+            gen.feed(type(slo)(**{**slo.__dict__, "sli": ExprRatioSLI(other)}))
 
 
 def test_gauge_feed_is_many_zero_one_series() -> None:

@@ -3,8 +3,8 @@
 One suite per service, `<service>.test.yaml`, reading the rule file the user deployed (so a
 hand edit or a broken upgrade fails it). For each SLO it feeds the SLI's own raw series, built
 from the SLI kind (counters for ratio SLIs, `_bucket`/`_count` for latency, the selectors inside
-`sum(rate|increase(sel[$window]))` for expr SLIs, 0/1 samples of many series for gauge SLIs),
-1000 events a minute:
+`sum(rate|increase(sel[$window]))` for expr SLIs and for an expr.ratio SLI that divides two such
+sums, 0/1 samples of many series for gauge SLIs), 1000 events a minute:
 
 * steady errors below the budget rate: no alert, policy alerts included;
 * zero traffic (counters that exist and do not move): no alert;
@@ -254,8 +254,27 @@ def _expr_selector(text: str) -> Selector:
 
 _NATIVE = ("a native histogram: promtool 2.42's test input series cannot write native histogram samples "
            "(the {{schema:… count:… buckets:[…]}} notation came in a later Prometheus)")
-_EXPR_RATIO = ("an expr.ratio SLI: its ratio expression is the user's own, so slogen cannot know which "
-               "series it reads")
+_EXPR_RATIO = ("an expr.ratio SLI not of the form sum(rate(errors[$window])) / sum(rate(total[$window])): "
+               "slogen cannot know which series it reads")
+_SUM = r"(sum\s*\(.+?\[\s*\$window\s*\]\s*\)\s*\))"
+_RATIO_EXPR = re.compile(rf"\s*\(?\s*{_SUM}\s*\)?\s*/\s*\(?\s*{_SUM}\s*\)?\s*", re.S)
+
+
+def _expr_ratio_feed(slo: SLO, sli: ExprRatioSLI) -> Feed:
+    """A ratio of two counter sums is fed like a ratio SLI: at steady traffic the mean of its tiles'
+    ratios (how an expr.ratio budget counts) is the ratio of the counts."""
+    if slo.group_by:
+        raise Unsupported("a grouped expr.ratio SLI: which labels its expression keeps is the user's own")
+    if slo.alerting.min_events:
+        raise Unsupported("min_events on an expr.ratio SLI counts tiles, not requests: its cases are not generated")
+    match = _RATIO_EXPR.fullmatch(sli.ratio)
+    if match is None:
+        raise Unsupported(_EXPR_RATIO)
+    try:
+        errors, total = _expr_selector(match.group(1)), _expr_selector(match.group(2))
+    except Unsupported:
+        raise Unsupported(_EXPR_RATIO) from None
+    return _split(errors, total, part_is_bad=True)
 
 
 def _matched_labels(sli: RatioSLI | LatencySLI | GaugeSLI) -> set[str]:
@@ -281,7 +300,7 @@ def feed(slo: SLO) -> Feed:
     """The raw series that make up `slo`'s SLI; Unsupported when slogen cannot write them."""
     sli = slo.sli
     if isinstance(sli, ExprRatioSLI):
-        raise Unsupported(_EXPR_RATIO)
+        return _expr_ratio_feed(slo, sli)
     if isinstance(sli, LatencySLI) and sli.native:
         raise Unsupported(_NATIVE)
     if slo.group_by:
