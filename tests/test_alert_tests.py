@@ -183,7 +183,7 @@ def test_expr_ratio_feed_splits_the_counters_and_skips_other_shapes() -> None:
     f = gen.feed(type(slo)(**{**slo.__dict__, "sli": ratio}))
     assert f.all_events == ('rpc_calls_total{svc="a"}',) and f.bad == ('rpc_errors_total{svc="a"}',)
     for other in ("1 - avg_over_time(up[$window])", "sum(rate(a[$window])) / sum(rate(b[5m]))"):
-        with pytest.raises(gen.Unsupported, match="an expr.ratio SLI not of the form"):
+        with pytest.raises(gen.Unsupported, match=r"an expr\.ratio SLI not of the form"):
             gen.feed(type(slo)(**{**slo.__dict__, "sli": ExprRatioSLI(other)}))
 
 
