@@ -39,7 +39,8 @@ def _test(spec: Path, *args: str) -> Result:
 # ------------------------------------------------------------------ against promtool
 @needs_prometheus
 @pytest.mark.slow
-@pytest.mark.parametrize("spec_file", [*sorted(SPECS.glob("*.yaml")), ROOT / "tests" / "promtool" / "spec.yaml"],
+@pytest.mark.parametrize("spec_file", [*sorted(SPECS.glob("*.yaml")), ROOT / "tests" / "promtool" / "spec.yaml",
+                                       ROOT / "slos.yaml"],
                          ids=lambda p: p.parent.name if p.stem == "spec" else p.stem)
 def test_generated_suites_pass_on_the_rendered_rules(tmp_path: Path, spec_file: Path) -> None:
     spec = _project(tmp_path, spec_file)
