@@ -238,14 +238,17 @@ def test_tiles_and_period_ratio() -> None:
     # an errors selector with no series yet: the tile is absent, and readers take it as 0 errors
     assert _record(CHECKOUT, c.ERRORS_TILE, "availability")["expr"] == \
         'sum(rate(http_requests_total{job="checkout",status=~"5.."}[3m]))'
-    remaining = _record(CHECKOUT, c.BUDGET_REMAINING, "latency")["expr"]  # checkout/latency is 28d, 99 %
+    # checkout/latency is 28d, 99 %, grouped by route: every sum keeps the route, and a route whose
+    # errors tiles are missing reads 0 errors for its own events, not for one vector(0) without labels
+    remaining = _record(CHECKOUT, c.BUDGET_REMAINING, "latency")["expr"]
     picks = ('last_over_time(slogen:sli_{}:hour_rate1h{{service="checkout",slo="latency"}}[45m])'
              '[27d23h59m59s999ms:1h]')
-    assert remaining == (f"1 - ((sum(sum_over_time({picks.format('errors')})) or vector(0)) / "
-                         f"clamp_min(sum(sum_over_time({picks.format('events')})), 1e-300) or "
-                         'sum(slogen:sli_error:ratio_rate1h{service="checkout",slo="latency"})) / 0.01')
+    events = f"sum by (route) (sum_over_time({picks.format('events')}))"
+    assert remaining == (f"1 - ((sum by (route) (sum_over_time({picks.format('errors')})) or 0 * {events}) / "
+                         f"clamp_min({events}, 1e-300) or "
+                         'sum by (route) (slogen:sli_error:ratio_rate1h{service="checkout",slo="latency"})) / 0.01')
     coverage = _record(CHECKOUT, c.PERIOD_COVERAGE, "latency")["expr"]
-    assert coverage.startswith(f"sum(count_over_time({picks.format('events')})) / 672 or ")
+    assert coverage.startswith(f"sum by (route) (count_over_time({picks.format('events')})) / 672 or ")
     assert coverage.endswith(" + " + repr(1 / 672))
 
 
