@@ -107,7 +107,7 @@ def _only(tmp_path: Path, suite: str, part: str) -> subprocess.CompletedProcess[
     (r"> 0\.0672\n", ">= 0\n", 2, "shop.3m", "shop/checkout: page 1h/5m",
      'got: {method="group-a", route="group-a"} 1E+00, {method="group-b", route="group-b"} 1E+00'),
     # min_events dropped to 1: the small burst pages
-    (r"\* 180 >= 100\n", "* 180 >= 1\n", 4, "shop.3m", "shop/availability: min_events 100: 33",
+    (r"(\* \d+ >= )100\n", r"\g<1>1\n", 2, "shop.3m", "shop/availability: min_events 100: 33",
      'slo=\\"availability\\"'),
     # the gauge SLO's page threshold doubled: 1.5 × the real one never fires
     (r"> 0\.2016\n", "> 0.4032\n", 2, "shop.3m", "shop/uptime: page 1h/5m", 'slo=\\"uptime\\"'),
@@ -119,7 +119,7 @@ def test_new_kinds_fail_on_a_hand_edited_rule(tmp_path: Path, pattern: str, repl
     assert _only(tmp_path, suite, case).returncode == 0  # as rendered, these cases pass
     rule_file = tmp_path / "rules" / "shop.rules.yaml"
     text, n = re.subn(pattern, replacement, rule_file.read_text())
-    assert n == count
+    assert n >= count  # at least the page's rows (the tickets' min_events terms too)
     rule_file.write_text(text)
     failed = _only(tmp_path, suite, case)
     assert failed.returncode == 1 and said in failed.stderr, failed.stdout + failed.stderr
