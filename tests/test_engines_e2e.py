@@ -5,8 +5,9 @@ error ratio chosen for a different deploy state) is loaded into both engines:
 
 * Prometheus: the rules' history is evaluated by Prometheus itself in dependency passes
   (tests/rulehist.py), and a Prometheus with the rule files loaded is queried at END;
-* VictoriaMetrics: vmalert replays the rendered files over the last 4 hours, stage by stage (the
-  stages' groups have no dependency on each other within a replay, so no rules delay is needed),
+* VictoriaMetrics: vmalert replays the rendered files over the last 4 hours, level by level
+  (sli and tiles, then hours and alerts, then budget, then state: the groups of one level do not
+  read each other, so no rules delay is needed),
   and VictoriaMetrics is queried at END.
 
 Expected values are computed here from the history's constants: with a constant ratio r, every
@@ -28,6 +29,9 @@ import yaml
 from prom import instant, needs_prometheus, prometheus
 from rulehist import build_history
 from slogen import conventions as c
+from slogen.promql import Paren
+from slogen.promql import render as render_expr
+from slogen.render import promql_builders as q
 from slogen.render import render
 from slogen.spec.load import loads
 from vm import import_samples, needs_victoria_metrics, query, replay, victoria_metrics
@@ -107,7 +111,7 @@ def rule_files() -> dict[str, str]:
 
 def stage_files(files: dict[str, str], out: Path) -> list[list[Path]]:
     """The rendered groups split into replay levels: each level reads only what earlier levels wrote."""
-    levels = ((c.STAGE_SLI, c.STAGE_TILES, c.STAGE_HOURS), (c.STAGE_ALERTS, c.STAGE_BUDGET), (c.STAGE_STATE,))
+    levels = ((c.STAGE_SLI, c.STAGE_TILES), (c.STAGE_HOURS, c.STAGE_ALERTS), (c.STAGE_BUDGET,), (c.STAGE_STATE,))
     paths: list[list[Path]] = []
     for n, stages in enumerate(levels):
         level = []
@@ -133,6 +137,28 @@ def assert_exact(engine: str, got: dict[str, dict[str, float]]) -> None:
 
 
 NAMES = (c.BUDGET_REMAINING, c.BURN_RATE_1H, c.STATE)
+# The ticket's 1d/3d construction (short tiles of the last two hours and of the oldest one, told
+# apart by even tiles, and hour blocks in between) over 3h, the longest window the replay covers:
+# on the whole hour END and 20 minutes before it (the two hours' tiles then split mid-hour).
+BLOCK_WINDOW, BLOCK_AT = "3h", (END, END - 20 * MINUTE)
+COUNTED = ("errors", "good", "latency")  # events in events per second (expr's tiles are increases)
+
+
+def block_queries() -> dict[str, tuple[str, str]]:
+    """Per service: the 3h block window's ratio and events (a count: Σ 3m tiles × 180 s)."""
+    return {slo.service: (render_expr(q.block_ratio(slo, BLOCK_WINDOW)),
+                          render_expr(Paren(q.block_events(slo, BLOCK_WINDOW)) * 180))
+            for slo in loads(spec_text()).slos}
+
+
+def assert_block_window(engine: str, got: dict[tuple[str, int], tuple[float, float]]) -> None:
+    # a constant ratio in every tile, and 3h of events: no tile counted twice or left out
+    for case in CASES:
+        for at in BLOCK_AT:
+            ratio, events = got[(case.service, at)]
+            assert ratio == pytest.approx(float(case.error_ratio), rel=1e-9), (engine, case.service, at)
+            if case.service in COUNTED:
+                assert events == pytest.approx(EVENTS_PER_MINUTE * 180, rel=1e-9), (engine, case.service, at)
 
 
 def test_victoria_metrics_and_vmalert_give_the_exact_budgets(tmp_path: Path) -> None:
@@ -143,7 +169,10 @@ def test_victoria_metrics_and_vmalert_give_the_exact_budgets(tmp_path: Path) -> 
             replay(url, level, REPLAY_FROM, END, "-replay.rulesDelay=0s")
         got = {name: values_by_service(query(url, name, END)) for name in NAMES}
         coverage = values_by_service(query(url, c.PERIOD_COVERAGE, END))
+        blocks = {(service, at): tuple(float(query(url, expr, at)[0]["value"][1]) for expr in exprs)
+                  for service, exprs in block_queries().items() for at in BLOCK_AT}
     assert_exact("victoria-metrics", got)
+    assert_block_window("victoria-metrics", blocks)
     # hour tiles picked at the whole hours of the replay: END − 4h … END
     assert coverage == pytest.approx({case.service: 5 / 720 for case in CASES}, rel=1e-9)
 
@@ -152,8 +181,13 @@ def test_prometheus_gives_the_exact_budgets(tmp_path: Path) -> None:
     files = rule_files()
     raw = [f"{series} {value!r} {t}" for series, points in samples() for t, value in points]
     store = tmp_path / "blocks"
-    build_history("\n".join(["# TYPE req counter", *raw, "# EOF", ""]), list(files.values()), END, store)
+    # every recording over the last 4h, so the 3h block window finds its tiles and hour blocks
+    build_history("\n".join(["# TYPE req counter", *raw, "# EOF", ""]), list(files.values()), END, store,
+                  span=4 * HOUR)
     config = "global: {evaluation_interval: 1m}\nrule_files:\n" + "".join(f"  - {p}\n" for p in sorted(files))
     with prometheus(config, data_dir=store, files=files) as (url, _):
         got = {name: values_by_service(instant(url, name, END)) for name in NAMES}
+        blocks = {(service, at): tuple(float(instant(url, expr, at)[0]["value"][1]) for expr in exprs)
+                  for service, exprs in block_queries().items() for at in BLOCK_AT}
     assert_exact("prometheus", got)
+    assert_block_window("prometheus", blocks)

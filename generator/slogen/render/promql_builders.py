@@ -243,12 +243,23 @@ def tiled_events(slo: SLO, window: str) -> Binary:
 def tiled_ratio(slo: SLO, window: str) -> Binary:
     """errors ÷ events over `window` as sums of the short tiles (at most one tile late): the same
     tiles whether summed one by one or, for windows of a day or more, mostly as hour blocks."""
-    events = tile_sum(slo, window, c.EVENTS_TILE, c.EVENTS_EVEN_TILE, c.EVENTS_HOUR_BLOCK)
     if is_long(window):
-        errors: Expr = tile_sum(slo, window, c.ERRORS_TILE, c.ERRORS_EVEN_TILE, c.ERRORS_HOUR_BLOCK,
-                                anchor=_recent_hour(slo, c.EVENTS_TILE))
-        return _per_event(Paren(errors), Paren(events))
+        return block_ratio(slo, window)
+    events = tile_sum(slo, window, c.EVENTS_TILE, c.EVENTS_EVEN_TILE, c.EVENTS_HOUR_BLOCK)
     return _per_event(_or_zero(errors_tiles(slo, window), slo, events), events)
+
+
+def block_events(slo: SLO, window: str) -> Binary:
+    """The events' short tiles over `window` (whole hours, at least 3h), mostly as hour blocks."""
+    return hour_block_sum(slo, window, c.EVENTS_TILE, c.EVENTS_EVEN_TILE, c.EVENTS_HOUR_BLOCK)
+
+
+def block_ratio(slo: SLO, window: str) -> Binary:
+    """errors ÷ events over `window` (whole hours, at least 3h) from the same short tiles as
+    `tiled_ratio` sums one by one, mostly read as hour blocks (see `hour_block_sum`)."""
+    errors = hour_block_sum(slo, window, c.ERRORS_TILE, c.ERRORS_EVEN_TILE, c.ERRORS_HOUR_BLOCK,
+                            anchor=_recent_hour(slo, c.EVENTS_TILE))
+    return _per_event(Paren(errors), Paren(block_events(slo, window)))
 
 
 def errors_tiles(slo: SLO, window: str) -> Agg:
@@ -301,8 +312,15 @@ def hour_block_expr(slo: SLO, tile: str) -> Call:
     return call("last_over_time", block)
 
 
-def tile_sum(slo: SLO, window: str, tile: str, even: str, block: str, anchor: Expr | None = None) -> Expr:
-    """Σ of the short tiles recorded in (t − window, t], for long windows without reading them all.
+def tile_sum(slo: SLO, window: str, tile: str, even: str, block: str) -> Expr:
+    """Σ of `tile` over (t − window, t]: one by one, or for long windows (`is_long`) mostly as hour blocks."""
+    if is_long(window):
+        return hour_block_sum(slo, window, tile, even, block)
+    return _summed_over("sum_over_time", Range(recorded(tile, slo), tile_range(window)), slo)
+
+
+def hour_block_sum(slo: SLO, window: str, tile: str, even: str, block: str, anchor: Expr | None = None) -> Binary:
+    """Σ of the short tiles recorded in (t − window, t] (whole hours, at least 3h), without reading them all.
 
     With c = floor(t ÷ 1h), hour k the span ((k − 1)h, kh], and n = window ÷ 1h:
 
@@ -316,9 +334,9 @@ def tile_sum(slo: SLO, window: str, tile: str, even: str, block: str, anchor: Ex
 
     Together exactly the tiles of (t − window, t]. Parts that are absent read 0, except `anchor`
     (default: the last hour's tiles of `tile` itself, so the events are absent with no recent tiles)."""
-    if not is_long(window):
-        return _summed_over("sum_over_time", Range(recorded(tile, slo), tile_range(window)), slo)
     hours = int(parse_duration(window)) // HOUR_SECONDS
+    if hours < 3 or hours * HOUR_SECONDS != parse_duration(window):
+        raise ValueError(f"hour blocks sum whole hours, at least 3: not {window}")
     last = _recent_hour(slo, tile)
     base = anchor if anchor is not None else last
 
