@@ -8,10 +8,8 @@ Data (one Prometheus, both rule sets, same run): per SLO two raw counters (`code
 `--recent-days` (4: every raw window either side reads, ≤ 3d, sees 1m data) and every 5 minutes
 before (only the backfill below reads it); the series each side's rules read are backfilled
 too, computed from the same per-minute counters: slogen's short tiles (3m rates every 3m, over
-the recent days: the alerts sum them over ≤ 3d) and even tiles (the same, 0 in odd hours), its
-hour blocks (Σ of a whole hour's short tiles every 30m, the recent days: the 1d and 3d windows
-read them), its hour tiles (1h rates every 30m, the whole history: the budget reads one per
-whole hour) and Sloth's `slo:sli_error:ratio_rate5m` every
+the recent days: the alerts sum them over ≤ 3d), its hour tiles (1h rates every 30m, the whole
+history: the budget reads one per whole hour) and Sloth's `slo:sli_error:ratio_rate5m` every
 minute (Sloth's SLI group at the global 1m interval). History ends at the minute of generation;
 a small exporter on 127.0.0.1 then serves the same counters, continuing them, scraped every 15s,
 so the raw windows are live while rules run.
@@ -49,7 +47,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 import requests
@@ -168,22 +166,6 @@ def _tiles(times: np.ndarray, every: int, length: int, since: float) -> np.ndarr
     return np.nonzero((times % every == 0) & (k >= length) & (times >= since))[0]
 
 
-def _blocks(out: TextIO, ident: str, t: np.ndarray, total: np.ndarray, bad: np.ndarray, short_at: np.ndarray,
-            short_minutes: int, block_at: np.ndarray) -> int:
-    """Even tiles (the short tiles in even hours, else 0) and hour blocks (Σ of the short tiles of
-    the whole hour H with t − 1h ≤ H < t), as the tiles and hours groups record them; samples written."""
-    even = (np.ceil(t[short_at] / 3600) % 2 == 0).astype(float)
-    hour_end = (np.ceil(t[block_at] / 3600) - 1) * 3600  # the whole hour H before each block's time
-    end_idx = ((hour_end - t[0]) // 60).astype(np.int64)
-    for (tile, block), series in zip(((c.EVENTS_EVEN_TILE, c.EVENTS_HOUR_BLOCK), (c.ERRORS_EVEN_TILE, c.ERRORS_HOUR_BLOCK)),
-                                     (total, bad), strict=True):
-        rate = (series[short_at] - series[short_at - short_minutes]) / (60 * short_minutes)
-        out.write(_lines(f"{tile}{{{ident}}}", rate * even, t[short_at]))
-        out.write(_lines(f"{block}{{{ident}}}", (series[end_idx] - series[end_idx - 60]) / (60 * short_minutes),
-                         t[block_at]))
-    return 2 * (len(short_at) + len(block_at))
-
-
 def write_history(path: Path, slos: list[tuple[str, str]], tr: Traffic, recent_days: float, raw_step: int) -> int:
     """OpenMetrics: raw counters, slogen's short and hour tiles and Sloth's 1m r5m, all from `tr`;
     returns samples written. Short tiles only over the recent days (no rule reads them beyond 3d)."""
@@ -195,9 +177,6 @@ def write_history(path: Path, slos: list[tuple[str, str]], tr: Traffic, recent_d
               (c.EVENTS_TILE, c.ERRORS_TILE)),
              ("hour", _tiles(t, 60 * int(c.HOUR_TILE_EVERY.removesuffix("m")), 60, float(t[0])), 60,
               (c.EVENTS_HOUR, c.ERRORS_HOUR)))
-    short_at = tiles[0][1]
-    # hour blocks every 30m where a whole hour of short tiles lies before them
-    block_at = np.nonzero((t % 1800 == 0) & (t >= recent + 2 * 3600))[0]
     samples = 0
     with path.open("w") as out:
         out.write("# TYPE http_requests counter\n")
@@ -212,7 +191,6 @@ def write_history(path: Path, slos: list[tuple[str, str]], tr: Traffic, recent_d
                 for name, series in zip(names, (tr.total[i], tr.bad[i]), strict=True):
                     out.write(_lines(f"{name}{{{ident}}}", (series[at] - series[at - minutes]) / (60 * minutes), t[at]))
                 samples += 2 * len(at)
-            samples += _blocks(out, ident, t, tr.total[i], tr.bad[i], short_at, short_minutes, block_at)
             sloth = f'sloth_id="{svc}-{slo}",sloth_service="{svc}",sloth_slo="{slo}",sloth_window="5m"'
             ratio = (tr.bad[i][5:] - tr.bad[i][:-5]) / (tr.total[i][5:] - tr.total[i][:-5])
             out.write(_lines(f"{R5M}{{{sloth}}}", ratio, t[5:]))

@@ -5,9 +5,8 @@ error ratio chosen for a different deploy state) is loaded into both engines:
 
 * Prometheus: the rules' history is evaluated by Prometheus itself in dependency passes
   (tests/rulehist.py), and a Prometheus with the rule files loaded is queried at END;
-* VictoriaMetrics: vmalert replays the rendered files over the last 4 hours, level by level
-  (sli and tiles, then hours and alerts, then budget, then state: the groups of one level do not
-  read each other, so no rules delay is needed),
+* VictoriaMetrics: vmalert replays the rendered files over the last 4 hours, stage by stage (the
+  stages' groups have no dependency on each other within a replay, so no rules delay is needed),
   and VictoriaMetrics is queried at END.
 
 Expected values are computed here from the history's constants: with a constant ratio r, every
@@ -29,7 +28,6 @@ import yaml
 from prom import instant, needs_prometheus, prometheus
 from rulehist import build_history
 from slogen import conventions as c
-from slogen.promql import Paren
 from slogen.promql import render as render_expr
 from slogen.render import promql_builders as q
 from slogen.render import render
@@ -111,7 +109,7 @@ def rule_files() -> dict[str, str]:
 
 def stage_files(files: dict[str, str], out: Path) -> list[list[Path]]:
     """The rendered groups split into replay levels: each level reads only what earlier levels wrote."""
-    levels = ((c.STAGE_SLI, c.STAGE_TILES), (c.STAGE_HOURS, c.STAGE_ALERTS), (c.STAGE_BUDGET,), (c.STAGE_STATE,))
+    levels = ((c.STAGE_SLI, c.STAGE_TILES, c.STAGE_HOURS), (c.STAGE_ALERTS, c.STAGE_BUDGET), (c.STAGE_STATE,))
     paths: list[list[Path]] = []
     for n, stages in enumerate(levels):
         level = []
@@ -137,17 +135,15 @@ def assert_exact(engine: str, got: dict[str, dict[str, float]]) -> None:
 
 
 NAMES = (c.BUDGET_REMAINING, c.BURN_RATE_1H, c.STATE)
-# The ticket's 1d/3d construction (short tiles of the last two hours and of the oldest one, told
-# apart by even tiles, and hour blocks in between) over 3h, the longest window the replay covers:
-# on the whole hour END and 20 minutes before it (the two hours' tiles then split mid-hour).
+# A long window as the ticket reads it (a sum of short tiles) over 3h, the longest the replay covers:
+# on the whole hour END and 20 minutes before it.
 BLOCK_WINDOW, BLOCK_AT = "3h", (END, END - 20 * MINUTE)
 COUNTED = ("errors", "good", "latency")  # events in events per second (expr's tiles are increases)
 
 
 def block_queries() -> dict[str, tuple[str, str]]:
-    """Per service: the 3h block window's ratio and events (a count: Σ 3m tiles × 180 s)."""
-    return {slo.service: (render_expr(q.block_ratio(slo, BLOCK_WINDOW)),
-                          render_expr(Paren(q.block_events(slo, BLOCK_WINDOW)) * 180))
+    """Per service: the 3h tiled window's ratio and events (a count: Σ 3m tiles × 180 s)."""
+    return {slo.service: (render_expr(q.tiled_ratio(slo, BLOCK_WINDOW)), render_expr(q.tiled_events(slo, BLOCK_WINDOW)))
             for slo in loads(spec_text()).slos}
 
 
@@ -181,7 +177,7 @@ def test_prometheus_gives_the_exact_budgets(tmp_path: Path) -> None:
     files = rule_files()
     raw = [f"{series} {value!r} {t}" for series, points in samples() for t, value in points]
     store = tmp_path / "blocks"
-    # every recording over the last 4h, so the 3h block window finds its tiles and hour blocks
+    # every recording over the last 4h, so the 3h window finds its tiles
     build_history("\n".join(["# TYPE req counter", *raw, "# EOF", ""]), list(files.values()), END, store,
                   span=4 * HOUR)
     config = "global: {evaluation_interval: 1m}\nrule_files:\n" + "".join(f"  - {p}\n" for p in sorted(files))

@@ -4,7 +4,7 @@ History: 1-minute counters over 4 days at half the budget rate (99.9 %: 0.05 % e
 T0 one of three changes: a step to 7× the budget rate, a step to 15×, or a 10-minute burst of
 100 % errors followed by the base rate again. slogen's recordings over that history are
 evaluated by Prometheus in dependency passes on their groups' grids (tests/rulehist.py: the 1m
-sli group, the 3m tiles, the 30m hour blocks), then slogen's rendered alert expressions (at their groups' intervals: the page every
+sli group, the 3m tiles), then slogen's rendered alert expressions (at their groups' intervals: the page every
 minute, the ticket every 2 minutes) and Sloth's documented alert shape over raw `rate(x[w])`
 windows (every minute) are run as range queries on those grids: the first step each is true is
 when it would fire (no `for:` on either).

@@ -205,9 +205,8 @@ def test_groups_and_intervals() -> None:
             alerts = {r.get("alert") for r in group["rules"]} - {None}
             assert records <= {
                 c.STAGE_SLI: {c.error_ratio("5m"), c.error_ratio("1h")},
-                c.STAGE_TILES: {c.ERRORS_TILE, c.EVENTS_TILE, c.ERRORS_EVEN_TILE, c.EVENTS_EVEN_TILE, c.OBJECTIVE,
-                                c.ERROR_BUDGET, c.PERIOD_DAYS, c.SLO_INFO},
-                c.STAGE_HOURS: {c.ERRORS_HOUR, c.EVENTS_HOUR, c.ERRORS_HOUR_BLOCK, c.EVENTS_HOUR_BLOCK},
+                c.STAGE_TILES: {c.ERRORS_TILE, c.EVENTS_TILE, c.OBJECTIVE, c.ERROR_BUDGET, c.PERIOD_DAYS, c.SLO_INFO},
+                c.STAGE_HOURS: {c.ERRORS_HOUR, c.EVENTS_HOUR},
                 c.STAGE_ALERTS: {c.BURN_RATE_1H},
                 c.STAGE_BUDGET: {c.BUDGET_REMAINING, c.PERIOD_COVERAGE, c.error_ratio("7d")},
                 c.STAGE_STATE: {c.ERROR_RATIO_PERIOD, c.BURN_RATE_PERIOD, c.DAYS_TO_EXHAUSTION, c.STATE},
@@ -226,24 +225,11 @@ def test_every_series_read_is_recorded_by_another_group() -> None:
 
 
 def test_rules_per_slo_and_evaluation() -> None:
-    """Cost in rules per 30d SLO: 3 + 2 every minute, 8 every 3m, 4 every 30m, 4 + 6 every 2m."""
+    """Cost in rules per 30d SLO: 3 + 2 every minute, 6 every 3m, 2 every 30m, 4 + 6 every 2m."""
     def count(stage: str) -> int:
         return sum(r["labels"]["slo"] == "availability" for g in PAYMENTS["groups"]
                    if _stage(g["name"], "payments") == stage for r in g["rules"])
-    assert [count(s) for s in c.STAGES] == [3, 8, 4, 2, 4, 6]
-
-
-def test_long_windows_read_hour_blocks_not_a_day_of_short_tiles() -> None:
-    # The ticket's 1d and 3d windows: short tiles over one hour at a time (now, 1h ago, and the
-    # window's oldest hour), whole hours from the hour blocks; the 2h and 6h windows tile by tile.
-    [ticket] = [r for g in PAYMENTS["groups"] for r in g["rules"]
-                if r.get("alert") == c.ALERT_TICKET and r["labels"]["slo"] == "availability"]
-    tile_ranges = set(re.findall(r"tile_rate3m\{[^}]*\}\[([0-9a-z]+)\]", ticket["expr"]))
-    assert tile_ranges == {"59m59s999ms", "1h59m59s999ms", "5h59m59s999ms"}
-    offsets = set(re.findall(r"tile_rate3m\{[^}]*\}\[59m59s999ms\] offset ([0-9a-z]+)", ticket["expr"]))
-    assert offsets == {"1h", "23h", "2d23h"}
-    assert set(re.findall(r"tile_sum1h\{[^}]*\}\[59m59s999ms\]\)\[([0-9a-z]+):1h\]", ticket["expr"])) == {
-        "21h59m59s999ms", "2d21h59m59s999ms"}
+    assert [count(s) for s in c.STAGES] == [3, 6, 2, 2, 4, 6]
 
 
 def test_tiles_and_period_ratio() -> None:

@@ -30,7 +30,6 @@ from slogen.model import Policy
 from slogen.promql import Raw, render
 from slogen.render import promql_builders as q
 from slogen.render import rules
-from slogen.services import backfill as backfill_service
 from slogen.spec.load import loads
 
 pytestmark = needs_prometheus
@@ -135,16 +134,10 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 points = [p for phase in {t % HALF_HOUR for t in wanted}
                           for p in range_values(url, expr, START + 3600 + phase, STOP, HALF_HOUR) if int(p[0]) in wanted]
                 emit(name, slo, points)
-        # short tiles, even tiles and hour blocks of "aligned" around the incident, for the 1d window
-        # the ticket reads (hour blocks read the short tiles: evaluated with them inlined on their grid)
-        recs = {r.record: r for r in backfill_service.recordings(spec, [s for s in spec.slos if s.name == "aligned"])}
-        for name in (c.EVENTS_TILE, c.ERRORS_TILE, c.EVENTS_EVEN_TILE, c.ERRORS_EVEN_TILE):
+        # short tiles of "aligned" around the incident, for the 1d window the ticket reads
+        for name in (c.EVENTS_TILE, c.ERRORS_TILE):
             emit(name, "aligned", range_values(url, records[(name, "aligned")]["expr"], INCIDENT[0] - 2 * DAY,
                                          INCIDENT[1] + 2 * 3600, 180))
-        for name in (c.EVENTS_HOUR_BLOCK, c.ERRORS_HOUR_BLOCK):
-            expr = backfill_service.expand(recs[name], list(recs.values()))
-            emit(name, "aligned", range_values(url, expr, INCIDENT[0] - 2 * DAY + 3600, INCIDENT[1] + 2 * 3600,
-                                               HALF_HOUR))
     tiles = work / "tiles"
     backfill("\n".join([*lines, "# EOF", ""]), tiles)
     for block in tiles.iterdir():
@@ -217,9 +210,9 @@ DAY_WINDOW_AT = (INCIDENT[1] + 3600, INCIDENT[0] + 45 * 60, INCIDENT[0] + 3600 +
 
 @pytest.mark.parametrize("at", DAY_WINDOW_AT)
 def test_day_window_from_tiles_tracks_the_incident(setup: dict[str, Any], at: int) -> None:
-    # The ticket's 1d window: the last two hours' short tiles (even tiles tell their hours apart),
-    # 22 hour blocks, and the tiles of the oldest hour's rest. Exactly the true ratio of the day, so
-    # no hour is counted twice or left out, whatever the time within the hour.
+    # The ticket's 1d window: the 480 short tiles recorded in (t − 1d, t]. Exactly the true ratio and
+    # events of the day ending at the newest tile, so no tile is counted twice or left out, whatever
+    # the time within the hour.
     slo = next(s for s in setup["spec"].slos if s.name == "aligned")
     got = _one(setup["url"], render(q.tiled_ratio(slo, "1d")), at)
     want = true_ratio(setup["cumulative"], at // 180 * 180 - DAY, at // 180 * 180)

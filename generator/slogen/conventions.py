@@ -49,17 +49,6 @@ ERRORS_TILE = f"{NAMESPACE}:sli_errors:tile_rate{SHORT_TILE}"
 EVENTS_TILE = f"{NAMESPACE}:sli_events:tile_rate{SHORT_TILE}"
 ERRORS_HOUR = f"{NAMESPACE}:sli_errors:hour_rate{HOUR_TILE}"
 EVENTS_HOUR = f"{NAMESPACE}:sli_events:hour_rate{HOUR_TILE}"
-# Windows of a day or more (the ticket's 1d and 3d) read whole hours of short tiles from hour
-# blocks instead of 20 short tiles an hour:
-#  * even tiles (group `tiles`): the short tile again, recorded only (else 0) in the hours whose
-#    index ceil(t ÷ 1h) is even, so a sum over one hour of tiles tells the two hours it spans apart;
-#  * hour blocks (group `hours`): the sum of the short tiles of the newest whole hour that ended
-#    before the evaluation, recorded every 30m (twice per hour, so one skipped evaluation loses nothing).
-ERRORS_EVEN_TILE = f"{NAMESPACE}:sli_errors:even_tile_rate{SHORT_TILE}"
-EVENTS_EVEN_TILE = f"{NAMESPACE}:sli_events:even_tile_rate{SHORT_TILE}"
-ERRORS_HOUR_BLOCK = f"{NAMESPACE}:sli_errors:tile_sum{HOUR_TILE}"
-EVENTS_HOUR_BLOCK = f"{NAMESPACE}:sli_events:tile_sum{HOUR_TILE}"
-LONG_WINDOW = "1d"  # windows at least this long, in whole hours, are read from hour blocks
 
 ERROR_RATIO_PERIOD = f"{NAMESPACE}:sli_error:ratio_period"  # event-weighted over the SLO's whole period
 OBJECTIVE = f"{NAMESPACE}:objective:ratio"
@@ -93,8 +82,8 @@ ALERT_ABSENT = "SLOMetricAbsent"
 # Stages, in the order data flows. A rule reads raw counters or series that *other* groups record,
 # never its own group's (vmalert and remote-writing rulers do not show a group its own results).
 STAGE_SLI = "sli"        # every 1m, raw: 5m and 1h error ratios (the fast page pair)
-STAGE_TILES = "tiles"    # every 3m, raw: short tiles and even tiles
-STAGE_HOURS = "hours"    # every 30m: hour tiles (raw), hour blocks (reads tiles)
+STAGE_TILES = "tiles"    # every 3m, raw: short tiles
+STAGE_HOURS = "hours"    # every 30m, raw: hour tiles
 STAGE_ALERTS = "alerts"  # every 1m: 1h burn rate, page alert (reads sli, tiles)
 STAGE_BUDGET = "budget"  # every 2m: budget remaining, coverage, 7d ratio, ticket alert (reads hours, sli, tiles)
 STAGE_STATE = "state"    # every 2m: period ratio and burn, days left, state, policy alerts (reads budget, alerts)

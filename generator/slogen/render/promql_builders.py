@@ -236,125 +236,16 @@ def _summed_over(func: str, samples: Range, slo: SLO) -> Agg:
 
 def tiled_events(slo: SLO, window: str) -> Binary:
     """Events over `window` (a count, not a rate) as the sum of the short tiles × the tile length."""
-    events = tile_sum(slo, window, c.EVENTS_TILE, c.EVENTS_EVEN_TILE, c.EVENTS_HOUR_BLOCK)
-    return Paren(events) * int(parse_duration(c.SHORT_TILE))
+    events = _summed_over("sum_over_time", Range(recorded(c.EVENTS_TILE, slo), tile_range(window)), slo)
+    return events * int(parse_duration(c.SHORT_TILE))
 
 
 def tiled_ratio(slo: SLO, window: str) -> Binary:
-    """errors ÷ events over `window` as sums of the short tiles (at most one tile late): the same
-    tiles whether summed one by one or, for windows of a day or more, mostly as hour blocks."""
-    if is_long(window):
-        return block_ratio(slo, window)
-    events = tile_sum(slo, window, c.EVENTS_TILE, c.EVENTS_EVEN_TILE, c.EVENTS_HOUR_BLOCK)
-    return _per_event(_or_zero(errors_tiles(slo, window), slo, events), events)
-
-
-def block_events(slo: SLO, window: str) -> Binary:
-    """The events' short tiles over `window` (whole hours, at least 3h), mostly as hour blocks."""
-    return hour_block_sum(slo, window, c.EVENTS_TILE, c.EVENTS_EVEN_TILE, c.EVENTS_HOUR_BLOCK)
-
-
-def block_ratio(slo: SLO, window: str) -> Binary:
-    """errors ÷ events over `window` (whole hours, at least 3h) from the same short tiles as
-    `tiled_ratio` sums one by one, mostly read as hour blocks (see `hour_block_sum`)."""
-    errors = hour_block_sum(slo, window, c.ERRORS_TILE, c.ERRORS_EVEN_TILE, c.ERRORS_HOUR_BLOCK,
-                            anchor=_recent_hour(slo, c.EVENTS_TILE))
-    return _per_event(Paren(errors), Paren(block_events(slo, window)))
-
-
-def errors_tiles(slo: SLO, window: str) -> Agg:
-    """The errors' short tiles summed over `window`, one by one."""
-    return _summed_over("sum_over_time", Range(recorded(c.ERRORS_TILE, slo), tile_range(window)), slo)
-
-
-HOUR_SECONDS = 3600
-
-
-def is_long(window: str) -> bool:
-    """Whether `window` is read mostly from hour blocks: a whole number of hours, a day or more."""
-    length = int(parse_duration(window))
-    return length % HOUR_SECONDS == 0 and length >= int(parse_duration(c.LONG_WINDOW))
-
-
-def _recent_hour(slo: SLO, tile: str, offset: str | None = None) -> Agg:
-    """`sum(sum_over_time(tile{…}[59m59s999ms] offset …))`: the tiles of the hour before `offset`."""
-    return _summed_over("sum_over_time", Range(recorded(tile, slo), tile_range(c.HOUR_TILE), offset=offset), slo)
-
-
-def _hours_now(func: str) -> Call:
-    # floor/ceil take a vector: the evaluation time as one, in hours
-    return call(func, call("vector", call("time")) / HOUR_SECONDS)
-
-
-def hour_parity() -> Call:
-    """`scalar(floor(vector(time()) / 3600) % 2)`: 0 or 1, the parity of the hour index
-    c = floor(t ÷ 1h), so the whole hour that ended last, ((c − 1)h, ch], has parity c % 2."""
-    return call("scalar", _hours_now("floor") % 2)
-
-
-def even_hour_gate() -> Call:
-    """`scalar(ceil(vector(time()) / 3600) % 2 == bool 0)`: 1 while the tile being recorded lies in
-    an even hour (((k − 1)h, kh] with k = ceil(t ÷ 1h) even; a tile at kh belongs to it), else 0."""
-    return call("scalar", binary("==", _hours_now("ceil") % 2, 0, bool_=True))
-
-
-def even_tile_expr(expr: Expr) -> Binary:
-    """A short tile's expression gated to the even hours (0 in the odd ones): evaluated in the
-    same group at the same instant as the tile itself, so in an even hour it is the same number."""
-    return Paren(expr) * even_hour_gate()
-
-
-def hour_block_expr(slo: SLO, tile: str) -> Call:
-    """The sum of `tile` over the newest whole hour ending before the evaluation (at least 1 ms
-    before): its short tiles were all recorded by then. The `[59m59s999ms:1h] offset 1ms` subquery
-    has exactly one step, the whole hour H with t − 1h ≤ H < t, whatever the group's offset."""
-    block = Range(_recent_hour(slo, tile), tile_range(c.HOUR_TILE), step=c.HOUR_TILE, offset="1ms")
-    return call("last_over_time", block)
-
-
-def tile_sum(slo: SLO, window: str, tile: str, even: str, block: str) -> Expr:
-    """Σ of `tile` over (t − window, t]: one by one, or for long windows (`is_long`) mostly as hour blocks."""
-    if is_long(window):
-        return hour_block_sum(slo, window, tile, even, block)
-    return _summed_over("sum_over_time", Range(recorded(tile, slo), tile_range(window)), slo)
-
-
-def hour_block_sum(slo: SLO, window: str, tile: str, even: str, block: str, anchor: Expr | None = None) -> Binary:
-    """Σ of the short tiles recorded in (t − window, t] (whole hours, at least 3h), without reading them all.
-
-    With c = floor(t ÷ 1h), hour k the span ((k − 1)h, kh], and n = window ÷ 1h:
-
-    * the tiles of the last hour, (t − 1h, t], plus those of hour c recorded in (t − 2h, t − 1h]:
-      the hour before t − 1h holds tiles of hours c − 1 and c only, and they differ in parity, so
-      the even tiles pick exactly hour c's (all its tiles, if c is even; the rest, if odd);
-    * hours c − n + 2 … c − 1 whole, from the hour blocks: one pick per whole hour of a `[.. :1h]`
-      subquery, each the newest block of the hour before it (a block recorded in (h − 1h, h] is
-      the one of hour h − 1h, so either of the hour's two evaluations gives the same number);
-    * the tiles of hour c − n + 1 recorded in (t − window, t − window + 1h], picked the same way.
-
-    Together exactly the tiles of (t − window, t]. Parts that are absent read 0, except `anchor`
-    (default: the last hour's tiles of `tile` itself, so the events are absent with no recent tiles)."""
-    hours = int(parse_duration(window)) // HOUR_SECONDS
-    if hours < 3 or hours * HOUR_SECONDS != parse_duration(window):
-        raise ValueError(f"hour blocks sum whole hours, at least 3: not {window}")
-    last = _recent_hour(slo, tile)
-    base = anchor if anchor is not None else last
-
-    def part(expr: Expr) -> Paren:
-        return _or_zero(expr, slo, base)
-
-    z = hour_parity()
-    one_ago, even_one_ago = _recent_hour(slo, tile, "1h"), _recent_hour(slo, even, "1h")
-    far = format_ms((hours - 1) * HOUR_SECONDS * 1000)
-    farthest, even_farthest = _recent_hour(slo, tile, far), _recent_hour(slo, even, far)
-    blocks = call("last_over_time", Range(recorded(block, slo), tile_range(c.HOUR_TILE)))
-    middle = _summed_over("sum_over_time", Range(blocks, format_ms((hours - 2) * HOUR_SECONDS * 1000 - 1),
-                                                 step=c.HOUR_TILE), slo)
-    # parity of hour c − n + 1: that of c when n is odd, the other one when n is even
-    q: Expr = Paren(z) if hours % 2 else Paren(1 - z)
-    newest = last if anchor is None else part(last)
-    return (newest + Paren(z) * part(one_ago) + Paren(1 - 2 * z) * part(even_one_ago)
-            + q * part(farthest) + Paren(1 - 2 * q) * part(even_farthest) + part(middle))
+    """errors ÷ events over `window` as sums of the short tiles (at most one tile late)."""
+    rng = tile_range(window)
+    errors = _summed_over("sum_over_time", Range(recorded(c.ERRORS_TILE, slo), rng), slo)
+    events = _summed_over("sum_over_time", Range(recorded(c.EVENTS_TILE, slo), rng), slo)
+    return _per_event(_or_zero(errors, slo, events), events)
 
 
 # An hour tile is recorded every 30m; the subquery takes, at each whole hour, the newest one

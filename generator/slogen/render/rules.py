@@ -7,15 +7,13 @@ remotely do not, so the rules are exact on all of them only when every read cros
 
 * `sli` (1m, raw counters): the error ratios over the fastest page pair and 5m and 1h; the alert
   on a missing SLI.
-* `tiles` (3m, raw): the short tiles, 3m events and errors rates, and the even tiles (the same in
-  even hours, else 0); and the SLO's constants.
-* `hours` (30m): the hour tiles, 1h events and errors rates from raw counters; the hour blocks,
-  sums of one whole hour's short tiles (reads tiles).
+* `tiles` (3m, raw): the short tiles, 3m events and errors rates; and the SLO's constants.
+* `hours` (30m, raw): the hour tiles, 1h events and errors rates.
 * `alerts` (1m; reads sli, tiles): the 1h burn rate; the page alert, whose 6h/30m windows are
   sums of short tiles.
 * `budget` (2m; reads hours, sli, tiles): budget remaining over the period and the 7d ratio, from
   one hour tile per whole hour; the share of the period they cover; the ticket alert, whose
-  windows (2h to 3d) are sums of short tiles (1d and 3d mostly as hour blocks: reads hours, tiles).
+  windows (2h to 3d) are sums of short tiles.
 * `state` (2m; reads budget, alerts): period ratio and burn rate, days to exhaustion, deploy
   state, policy alerts.
 
@@ -141,15 +139,11 @@ def sli_rules(slo: SLO, spec: Spec) -> list[Rule]:
 
 
 def tile_rules(slo: SLO, spec: Spec) -> list[Rule]:
-    """The short tiles and the even tiles (the same, gated to even hours), then the SLO's constants
-    (they read nothing, so any group may hold them)."""
+    """The short tiles, then the SLO's constants (they read nothing, so any group may hold them)."""
     info = {"objective": number_text(slo.objective * 100), "window": slo.window, "sli": slo.sli_kind}
-    events, errors = q.events_expr(slo, c.SHORT_TILE), q.errors_expr(slo, c.SHORT_TILE)
     return [
-        record(c.EVENTS_TILE, events, slo),
-        record(c.ERRORS_TILE, errors, slo),
-        record(c.EVENTS_EVEN_TILE, q.even_tile_expr(events), slo),
-        record(c.ERRORS_EVEN_TILE, q.even_tile_expr(errors), slo),
+        record(c.EVENTS_TILE, q.events_expr(slo, c.SHORT_TILE), slo),
+        record(c.ERRORS_TILE, q.errors_expr(slo, c.SHORT_TILE), slo),
         record(c.OBJECTIVE, vector(slo.objective), slo),
         record(c.ERROR_BUDGET, vector(slo.error_budget), slo),
         record(c.PERIOD_DAYS, vector(slo.window_days), slo),
@@ -158,12 +152,9 @@ def tile_rules(slo: SLO, spec: Spec) -> list[Rule]:
 
 
 def hour_rules(slo: SLO, spec: Spec) -> list[Rule]:
-    """The hour tiles (1h events and errors rates from raw counters) and the hour blocks (sums of
-    one whole hour's short tiles, read from the tiles group), recorded every 30m."""
+    """The hour tiles: 1h events and errors rates, recorded every 30m."""
     return [record(c.EVENTS_HOUR, q.events_expr(slo, c.HOUR_TILE), slo),
-            record(c.ERRORS_HOUR, q.errors_expr(slo, c.HOUR_TILE), slo),
-            record(c.EVENTS_HOUR_BLOCK, q.hour_block_expr(slo, c.EVENTS_TILE), slo),
-            record(c.ERRORS_HOUR_BLOCK, q.hour_block_expr(slo, c.ERRORS_TILE), slo)]
+            record(c.ERRORS_HOUR, q.errors_expr(slo, c.HOUR_TILE), slo)]
 
 
 def alert_rules(slo: SLO, spec: Spec) -> list[Rule]:
