@@ -11,7 +11,8 @@ error ratio chosen for a different deploy state) is loaded into both engines:
 
 Expected values are computed here from the history's constants: with a constant ratio r, every
 window's ratio is r, budget remaining is 1 − r ÷ budget, the 1h burn rate r ÷ budget, and the
-state follows from the policy. Both engines must agree with them within 1e-9 relative.
+state follows from the policy; a 3h window of short tiles, read the way the ticket reads its long
+windows, holds exactly 3h of events. Both engines must agree with them within 1e-9 relative.
 """
 
 from __future__ import annotations
@@ -137,20 +138,20 @@ def assert_exact(engine: str, got: dict[str, dict[str, float]]) -> None:
 NAMES = (c.BUDGET_REMAINING, c.BURN_RATE_1H, c.STATE)
 # A long window as the ticket reads it (a sum of short tiles) over 3h, the longest the replay covers:
 # on the whole hour END and 20 minutes before it.
-BLOCK_WINDOW, BLOCK_AT = "3h", (END, END - 20 * MINUTE)
+TILED_WINDOW, TILED_AT = "3h", (END, END - 20 * MINUTE)
 COUNTED = ("errors", "good", "latency")  # events in events per second (expr's tiles are increases)
 
 
-def block_queries() -> dict[str, tuple[str, str]]:
+def window_queries() -> dict[str, tuple[str, str]]:
     """Per service: the 3h tiled window's ratio and events (a count: Σ 3m tiles × 180 s)."""
-    return {slo.service: (render_expr(q.tiled_ratio(slo, BLOCK_WINDOW)), render_expr(q.tiled_events(slo, BLOCK_WINDOW)))
+    return {slo.service: (render_expr(q.tiled_ratio(slo, TILED_WINDOW)), render_expr(q.tiled_events(slo, TILED_WINDOW)))
             for slo in loads(spec_text()).slos}
 
 
-def assert_block_window(engine: str, got: dict[tuple[str, int], tuple[float, float]]) -> None:
+def assert_tiled_window(engine: str, got: dict[tuple[str, int], tuple[float, float]]) -> None:
     # a constant ratio in every tile, and 3h of events: no tile counted twice or left out
     for case in CASES:
-        for at in BLOCK_AT:
+        for at in TILED_AT:
             ratio, events = got[(case.service, at)]
             assert ratio == pytest.approx(float(case.error_ratio), rel=1e-9), (engine, case.service, at)
             if case.service in COUNTED:
@@ -165,10 +166,10 @@ def test_victoria_metrics_and_vmalert_give_the_exact_budgets(tmp_path: Path) -> 
             replay(url, level, REPLAY_FROM, END, "-replay.rulesDelay=0s")
         got = {name: values_by_service(query(url, name, END)) for name in NAMES}
         coverage = values_by_service(query(url, c.PERIOD_COVERAGE, END))
-        blocks = {(service, at): tuple(float(query(url, expr, at)[0]["value"][1]) for expr in exprs)
-                  for service, exprs in block_queries().items() for at in BLOCK_AT}
+        windows = {(service, at): tuple(float(query(url, expr, at)[0]["value"][1]) for expr in exprs)
+                  for service, exprs in window_queries().items() for at in TILED_AT}
     assert_exact("victoria-metrics", got)
-    assert_block_window("victoria-metrics", blocks)
+    assert_tiled_window("victoria-metrics", windows)
     # hour tiles picked at the whole hours of the replay: END − 4h … END
     assert coverage == pytest.approx({case.service: 5 / 720 for case in CASES}, rel=1e-9)
 
@@ -183,7 +184,7 @@ def test_prometheus_gives_the_exact_budgets(tmp_path: Path) -> None:
     config = "global: {evaluation_interval: 1m}\nrule_files:\n" + "".join(f"  - {p}\n" for p in sorted(files))
     with prometheus(config, data_dir=store, files=files) as (url, _):
         got = {name: values_by_service(instant(url, name, END)) for name in NAMES}
-        blocks = {(service, at): tuple(float(instant(url, expr, at)[0]["value"][1]) for expr in exprs)
-                  for service, exprs in block_queries().items() for at in BLOCK_AT}
+        windows = {(service, at): tuple(float(instant(url, expr, at)[0]["value"][1]) for expr in exprs)
+                  for service, exprs in window_queries().items() for at in TILED_AT}
     assert_exact("prometheus", got)
-    assert_block_window("prometheus", blocks)
+    assert_tiled_window("prometheus", windows)

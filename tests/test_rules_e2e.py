@@ -202,8 +202,8 @@ def test_mean_of_5m_ratios_is_measurably_off(setup: dict[str, Any]) -> None:
     assert abs(sloth - want) / want > 0.02, (sloth, want)  # the incident at the trough weighs too much
 
 
-# Evaluation times for the 1d window: after the whole incident, 45 minutes into it and an hour later
-# (hours of both parities), on a whole hour, one second past it and one second before the next.
+# Evaluation times for the 1d window: after the whole incident, 45 minutes into it and an hour later,
+# on a whole hour, one second past it and one second before the next.
 DAY_WINDOW_AT = (INCIDENT[1] + 3600, INCIDENT[0] + 45 * 60, INCIDENT[0] + 3600 + 45 * 60, INCIDENT[1],
                  INCIDENT[1] + 1, INCIDENT[1] + 3599)
 
