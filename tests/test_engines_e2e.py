@@ -11,7 +11,8 @@ error ratio chosen for a different deploy state) is loaded into both engines:
 
 Expected values are computed here from the history's constants: with a constant ratio r, every
 window's ratio is r, budget remaining is 1 − r ÷ budget, the 1h burn rate r ÷ budget, and the
-state follows from the policy. Both engines must agree with them within 1e-9 relative.
+state follows from the policy; a 3h window of short tiles, read the way the ticket reads its long
+windows, holds exactly 3h of events. Both engines must agree with them within 1e-9 relative.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import yaml
 from prom import instant, needs_prometheus, prometheus
 from rulehist import build_history
 from slogen import conventions as c
+from slogen.promql import render as render_expr
+from slogen.render import promql_builders as q
 from slogen.render import render
 from slogen.spec.load import loads
 from vm import import_samples, needs_victoria_metrics, query, replay, victoria_metrics
@@ -133,6 +136,26 @@ def assert_exact(engine: str, got: dict[str, dict[str, float]]) -> None:
 
 
 NAMES = (c.BUDGET_REMAINING, c.BURN_RATE_1H, c.STATE)
+# A long window as the ticket reads it (a sum of short tiles) over 3h, the longest the replay covers:
+# on the whole hour END and 20 minutes before it.
+TILED_WINDOW, TILED_AT = "3h", (END, END - 20 * MINUTE)
+COUNTED = ("errors", "good", "latency")  # events in events per second (expr's tiles are increases)
+
+
+def window_queries() -> dict[str, tuple[str, str]]:
+    """Per service: the 3h tiled window's ratio and events (a count: Σ 3m tiles × 180 s)."""
+    return {slo.service: (render_expr(q.tiled_ratio(slo, TILED_WINDOW)), render_expr(q.tiled_events(slo, TILED_WINDOW)))
+            for slo in loads(spec_text()).slos}
+
+
+def assert_tiled_window(engine: str, got: dict[tuple[str, int], tuple[float, float]]) -> None:
+    # a constant ratio in every tile, and 3h of events: no tile counted twice or left out
+    for case in CASES:
+        for at in TILED_AT:
+            ratio, events = got[(case.service, at)]
+            assert ratio == pytest.approx(float(case.error_ratio), rel=1e-9), (engine, case.service, at)
+            if case.service in COUNTED:
+                assert events == pytest.approx(EVENTS_PER_MINUTE * 180, rel=1e-9), (engine, case.service, at)
 
 
 def test_victoria_metrics_and_vmalert_give_the_exact_budgets(tmp_path: Path) -> None:
@@ -143,7 +166,10 @@ def test_victoria_metrics_and_vmalert_give_the_exact_budgets(tmp_path: Path) -> 
             replay(url, level, REPLAY_FROM, END, "-replay.rulesDelay=0s")
         got = {name: values_by_service(query(url, name, END)) for name in NAMES}
         coverage = values_by_service(query(url, c.PERIOD_COVERAGE, END))
+        windows = {(service, at): tuple(float(query(url, expr, at)[0]["value"][1]) for expr in exprs)
+                  for service, exprs in window_queries().items() for at in TILED_AT}
     assert_exact("victoria-metrics", got)
+    assert_tiled_window("victoria-metrics", windows)
     # hour tiles picked at the whole hours of the replay: END − 4h … END
     assert coverage == pytest.approx({case.service: 5 / 720 for case in CASES}, rel=1e-9)
 
@@ -152,8 +178,13 @@ def test_prometheus_gives_the_exact_budgets(tmp_path: Path) -> None:
     files = rule_files()
     raw = [f"{series} {value!r} {t}" for series, points in samples() for t, value in points]
     store = tmp_path / "blocks"
-    build_history("\n".join(["# TYPE req counter", *raw, "# EOF", ""]), list(files.values()), END, store)
+    # every recording over the last 4h, so the 3h window finds its tiles
+    build_history("\n".join(["# TYPE req counter", *raw, "# EOF", ""]), list(files.values()), END, store,
+                  span=4 * HOUR)
     config = "global: {evaluation_interval: 1m}\nrule_files:\n" + "".join(f"  - {p}\n" for p in sorted(files))
     with prometheus(config, data_dir=store, files=files) as (url, _):
         got = {name: values_by_service(instant(url, name, END)) for name in NAMES}
+        windows = {(service, at): tuple(float(instant(url, expr, at)[0]["value"][1]) for expr in exprs)
+                  for service, exprs in window_queries().items() for at in TILED_AT}
     assert_exact("prometheus", got)
+    assert_tiled_window("prometheus", windows)

@@ -202,12 +202,24 @@ def test_mean_of_5m_ratios_is_measurably_off(setup: dict[str, Any]) -> None:
     assert abs(sloth - want) / want > 0.02, (sloth, want)  # the incident at the trough weighs too much
 
 
-def test_day_window_from_tiles_tracks_the_incident(setup: dict[str, Any]) -> None:
+# Evaluation times for the 1d window: after the whole incident, 45 minutes into it and an hour later,
+# on a whole hour, one second past it and one second before the next.
+DAY_WINDOW_AT = (INCIDENT[1] + 3600, INCIDENT[0] + 45 * 60, INCIDENT[0] + 3600 + 45 * 60, INCIDENT[1],
+                 INCIDENT[1] + 1, INCIDENT[1] + 3599)
+
+
+@pytest.mark.parametrize("at", DAY_WINDOW_AT)
+def test_day_window_from_tiles_tracks_the_incident(setup: dict[str, Any], at: int) -> None:
+    # The ticket's 1d window: the 480 short tiles recorded in (t − 1d, t]. Exactly the true ratio and
+    # events of the day ending at the newest tile, so no tile is counted twice or left out, whatever
+    # the time within the hour.
     slo = next(s for s in setup["spec"].slos if s.name == "aligned")
-    for at in (INCIDENT[1] + 3600, INCIDENT[0] + 45 * 60):  # the whole incident, and its first 45 minutes
-        got = _one(setup["url"], render(q.tiled_ratio(slo, "1d")), at)
-        want = true_ratio(setup["cumulative"], at - DAY, at)
-        assert _relative(got, want) < max(ON_GRID, 1e-9), (at, got, want)
+    got = _one(setup["url"], render(q.tiled_ratio(slo, "1d")), at)
+    want = true_ratio(setup["cumulative"], at // 180 * 180 - DAY, at // 180 * 180)
+    assert _relative(got, want) < max(ON_GRID, 1e-9), (at, got, want)
+    events = _one(setup["url"], render(q.tiled_events(slo, "1d")), at)
+    cum = setup["cumulative"]
+    assert _relative(events, cum[at // 180 * 180][0] - cum[at // 180 * 180 - DAY][0]) < max(ON_GRID, 1e-9)
 
 
 @pytest.mark.parametrize(("remaining", "state"), [
