@@ -84,6 +84,8 @@ def _tokens(text: str) -> Iterator[tuple[str, str]]:
 
 def strip_comments(text: str) -> str:
     """`text` without PromQL comments (`#` to the end of the line, outside strings)."""
+    if "#" not in text:
+        return text  # no comment can start anywhere
     return "".join(chunk for kind, chunk in _tokens(text) if kind != "comment")
 
 
