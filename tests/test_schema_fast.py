@@ -81,3 +81,43 @@ def test_an_alias_free_document_over_the_limit_is_refused(monkeypatch: pytest.Mo
     with pytest.raises(ExpansionError):
         load_located("[" + ", ".join("a" for _ in range(20)) + "]")
     assert load_located("[a, b]").data == ["a", "b"]
+
+
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_plain = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8),
+              st.sampled_from(["yes", "off", "~", "0x1F", "1_000", "12:30", "2026-12-01", "2026-12-01T10:00:00Z",
+                               "1e3", ".inf", "=", "!!str 1"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+    max_leaves=12)
+
+
+def _same(text: str) -> None:
+    try:
+        expected = yaml.load(text, Loader=_LOADER)
+    except yaml.YAMLError:
+        with pytest.raises((yaml.YAMLError, ValueError)):
+            load_located(text)
+        return
+    located = load_located(text)
+    assert repr(located.data) == repr(expected)  # repr tells 1, 1.0 and True apart
+
+
+@settings(max_examples=300, deadline=None)
+@given(_plain)
+def test_the_tree_construction_is_pyyamls(value: Any) -> None:
+    _same(yaml.safe_dump(value, allow_unicode=True))
+    _same(yaml.safe_dump(value, default_flow_style=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab1 :-[]{},?!\n#'\"&*<", max_size=24))
+def test_the_tree_construction_is_pyyamls_on_any_text(text: str) -> None:
+    _same(text)
+
+
+@pytest.mark.parametrize("text", ["a: 1\na: 2\n", "1: x\n", "? [a]\n: 1\n", "a: !!set {x, y}\n", "a: !!binary aGk=\n",
+                                  "a: !!omap [{x: 1}]\n", "a: !!python/name:os.system\n", "a: !!str 1\n",
+                                  "? !!merge x\n: 1\n"])
+def test_odd_documents_construct_as_before(text: str) -> None:
+    _same(text)

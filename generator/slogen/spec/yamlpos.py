@@ -113,6 +113,19 @@ def may_have_aliases(text: str) -> bool:
     return "<<" in text or ("*" in text and _ALIAS_START.search(text) is not None)
 
 
+class _NotPlain(Exception):
+    """The fast construction met something only PyYAML's constructor handles right."""
+
+
+_NOT_BUILT = object()
+_STR_TAG, _SEQ_TAG, _MAP_TAG = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+# Scalar constructors that return their value (none is a generator), by tag.
+_SCALAR_CONSTRUCTORS: dict[str, Any] = {
+    tag: getattr(_Loader, "yaml_constructors")[tag]  # noqa: B009 (untyped in the stubs)
+    for tag in ("tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+                "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp")}
+
+
 class _CountingLoader(_Loader):  # type: ignore[misc]
     """Notices mappings that lost a key to a duplicate while constructing, at no extra pass."""
 
@@ -121,6 +134,7 @@ class _CountingLoader(_Loader):  # type: ignore[misc]
         self.has_duplicates = False
         self.merge_duplicates: list[yaml.Node] = []  # explicit keys written twice beside a `<<`
         self.constructed = 0
+        self.alias_free = False  # set by load_located: the text provably has no alias or merge key
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         # Count before the constructor flattens merge keys (`<<`) into node.value.
@@ -139,20 +153,63 @@ class _CountingLoader(_Loader):  # type: ignore[misc]
         return mapping  # type: ignore[no-any-return]
 
     def construct_document(self, node: yaml.Node) -> Any:
-        # PyYAML's own, which also counts the distinct nodes it constructed (`constructed`).
+        # PyYAML's own, which also counts the distinct nodes it constructed (`constructed`). A
+        # document without aliases and merge keys (`alias_free`) is a tree: plain mappings,
+        # sequences and strings are then built directly, everything else by PyYAML's constructors.
         me: Any = self  # PyYAML's attributes are untyped
-        data = me.construct_object(node)
+        data = _NOT_BUILT
+        if self.alias_free:
+            self.constructed = 0
+            try:
+                data = self._tree(node)
+            except _NotPlain:
+                me.constructed_objects = {}
+                self.has_duplicates = False
+                data = _NOT_BUILT
+        if data is _NOT_BUILT:
+            self.constructed = 0
+            data = me.construct_object(node)
         while me.state_generators:
             state_generators = me.state_generators
             me.state_generators = []
             for generator in state_generators:
                 for _ in generator:
                     pass
-        self.constructed = len(me.constructed_objects)
+        self.constructed += len(me.constructed_objects)
         me.constructed_objects = {}
         me.recursive_objects = {}
         me.deep_construct = False
         return data
+
+    def _tree(self, node: yaml.Node) -> Any:
+        """`node` constructed as PyYAML would, for a tree without aliases; _NotPlain where unsure."""
+        self.constructed += 1
+        kind, tag = type(node), node.tag
+        if kind is yaml.ScalarNode:
+            if tag == _STR_TAG:
+                return node.value
+            constructor = _SCALAR_CONSTRUCTORS.get(tag)
+            if constructor is None:
+                self.constructed -= 1  # PyYAML's constructor counts it
+                return self.construct_object(node)
+            return constructor(self, node)
+        if kind is yaml.SequenceNode and tag == _SEQ_TAG:
+            return [self._tree(child) for child in node.value]
+        if kind is yaml.MappingNode and tag == _MAP_TAG:
+            mapping: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == MERGE_TAG:
+                    raise _NotPlain
+                key = self._tree(key_node)
+                try:
+                    mapping[key] = self._tree(value_node)
+                except TypeError:  # an unhashable key: PyYAML reports it
+                    raise _NotPlain from None
+            if len(mapping) < len(node.value) or not all(type(k) is str for k in mapping):
+                self.has_duplicates = True
+            return mapping
+        self.constructed -= 1
+        return self.construct_object(node)
 
 
 def load_located(text: str) -> Located:
@@ -167,6 +224,7 @@ def load_located(text: str) -> Located:
         walk = may_have_aliases(text)
         if walk:
             expanded_size(node)
+        loader.alias_free = not walk
         located = Located(data=loader.construct_document(node), root=node)
         if not walk and loader.constructed > MAX_EXPANDED_NODES:
             raise _too_many(MAX_EXPANDED_NODES)
