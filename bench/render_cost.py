@@ -118,11 +118,11 @@ def measure(services: int, slos_per_service: int, source: Path | None = None) ->
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _load() -> str:
+def _load() -> float:
     try:
-        return f"{os.getloadavg()[0]:.2f}"
+        return round(os.getloadavg()[0], 2)
     except OSError:
-        return "?"
+        return float("nan")
 
 
 def run(*, smoke: bool = False, baseline: Path | None = None) -> list[dict[str, Any]]:
