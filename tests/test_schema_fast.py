@@ -121,3 +121,13 @@ def test_the_tree_construction_is_pyyamls_on_any_text(text: str) -> None:
                                   "? !!merge x\n: 1\n"])
 def test_odd_documents_construct_as_before(text: str) -> None:
     _same(text)
+
+
+@pytest.mark.parametrize("text", ["a: .nan\n", "a: [1, -.inf]\n", "a: {b: .Inf}\n", "a: !!float .nan\n",
+                                  "a: &x .nan\nb: *x\n", "a: !!set {.nan}\n"])
+def test_non_finite_numbers_are_still_found(text: str) -> None:
+    assert not load_located(text).finite
+
+
+def test_a_finite_document_is_known_finite() -> None:
+    assert load_located("a: 1.5\nb: [x, 2]\n").finite

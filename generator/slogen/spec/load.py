@@ -172,6 +172,8 @@ def _windows_file_changed(doc: dict[str, Any], spec_path: str) -> bool:
 
 def _non_finite(located: Located) -> list[Problem]:
     """`.nan` and `.inf` anywhere: YAML has them, no field of a spec means them (and NaN defeats range checks)."""
+    if located.finite:
+        return []  # the loader saw every value while building
     out = []
     stack: list[tuple[tuple[Any, ...], Any]] = [((), located.data)]
     while stack:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ class Located:
     data: Any
     root: yaml.Node | None = None
     duplicates: list[Problem] = field(default_factory=list)
+    finite: bool = False  # True: known while building that no value is a NaN or an infinity
     _values: dict[Path, tuple[int, int]] | None = None
     _keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
 
@@ -119,6 +121,7 @@ class _NotPlain(Exception):
 
 _NOT_BUILT = object()
 _STR_TAG, _SEQ_TAG, _MAP_TAG = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
 # Scalar constructors that return their value (none is a generator), by tag.
 _SCALAR_CONSTRUCTORS: dict[str, Any] = {
     tag: getattr(_Loader, "yaml_constructors")[tag]  # noqa: B009 (untyped in the stubs)
@@ -134,6 +137,7 @@ class _CountingLoader(_Loader):  # type: ignore[misc]
         self.has_duplicates = False
         self.merge_duplicates: list[yaml.Node] = []  # explicit keys written twice beside a `<<`
         self.constructed = 0
+        self.finite = False  # set while building: no NaN or infinity anywhere
         self.alias_free = False  # set by load_located: the text provably has no alias or merge key
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -160,14 +164,18 @@ class _CountingLoader(_Loader):  # type: ignore[misc]
         data = _NOT_BUILT
         if self.alias_free:
             self.constructed = 0
+            self.finite = True
             try:
                 data = self._tree(node)
             except _NotPlain:
                 me.constructed_objects = {}
                 self.has_duplicates = False
                 data = _NOT_BUILT
+            # A value PyYAML's own constructors built may hold anything: then the caller looks.
+            self.finite = self.finite and not me.constructed_objects
         if data is _NOT_BUILT:
             self.constructed = 0
+            self.finite = False
             data = me.construct_object(node)
         while me.state_generators:
             state_generators = me.state_generators
@@ -192,7 +200,10 @@ class _CountingLoader(_Loader):  # type: ignore[misc]
             if constructor is None:
                 self.constructed -= 1  # PyYAML's constructor counts it
                 return self.construct_object(node)
-            return constructor(self, node)
+            value = constructor(self, node)
+            if tag == _FLOAT_TAG and not math.isfinite(value):
+                self.finite = False
+            return value
         if kind is yaml.SequenceNode and tag == _SEQ_TAG:
             return [self._tree(child) for child in node.value]
         if kind is yaml.MappingNode and tag == _MAP_TAG:
@@ -226,6 +237,7 @@ def load_located(text: str) -> Located:
             expanded_size(node)
         loader.alias_free = not walk
         located = Located(data=loader.construct_document(node), root=node)
+        located.finite = loader.finite
         if not walk and loader.constructed > MAX_EXPANDED_NODES:
             raise _too_many(MAX_EXPANDED_NODES)
         for key_node in loader.merge_duplicates:
