@@ -356,13 +356,14 @@ def render(expr: Expr, layout: Layout = "line") -> str:
 
 
 def _prec(node: Expr) -> int:
-    if isinstance(node, Binary):
-        return _BINARY_PREC[node.op]
-    if isinstance(node, Unary):
+    kind = type(node)  # the node classes are final: exact type tests, cheaper than isinstance
+    if kind is Binary:
+        return _BINARY_PREC[node.op]  # type: ignore[union-attr]
+    if kind is Unary:
         return _UNARY_PREC
-    if isinstance(node, Number):
-        return _UNARY_PREC if float(node.value) < 0 else _ATOM  # -1 is unary minus on 1
-    if isinstance(node, Raw) and not node.atomic:
+    if kind is Number:
+        return _UNARY_PREC if float(node.value) < 0 else _ATOM  # type: ignore[union-attr]  # -1 is unary minus on 1
+    if kind is Raw and not node.atomic:  # type: ignore[union-attr]
         return 0
     return _ATOM
 
@@ -475,10 +476,9 @@ _PRINTERS: dict[type, Callable[..., str]] = {
 
 
 def _text(node: Expr) -> str:
-    try:
-        printer = _PRINTERS[type(node)]
-    except KeyError:
-        raise TypeError(f"not a PromQL node: {node!r}") from None
+    printer = _PRINTERS.get(type(node))
+    if printer is None:
+        raise TypeError(f"not a PromQL node: {node!r}")
     return printer(node)
 
 
