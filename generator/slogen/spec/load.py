@@ -277,11 +277,10 @@ def semantic_problems(located: Located) -> list[Problem]:
                 seen_slos.setdefault(slo_name, li)
             where = ("services", si, "slos", li)
             window = slo.get("window", default_window)
-            if "window" in slo and isinstance(window, str) and (why := windows.period_problem(window)):
+            if "window" in slo and isinstance(window, str) and (why := _period_problem(window)):
                 at((*where, "window"), why)
-            elif isinstance(window, str) and not windows.period_problem(window):
-                for message in windows.rows_for_period_problems(rows or windows.windows_for(window), window,
-                                                                conventions.SHORT_TILE):
+            elif isinstance(window, str) and not _period_problem(window):
+                for message in _rows_problems(rows or windows.windows_for(window), window):
                     at((*where, "window") if "window" in slo else ("defaults", "alert_windows"),
                        f"{name}/{slo_name}: {message}")
             _check_group_by(slo, service, where, at)
@@ -297,6 +296,16 @@ def semantic_problems(located: Located) -> list[Problem]:
             if isinstance(alerting, dict):
                 _check_templates(alerting, (*where, "alerting"), at)
     return out
+
+
+@cache  # thousands of SLOs share a handful of periods
+def _period_problem(window: str) -> str | None:
+    return windows.period_problem(window)
+
+
+@cache
+def _rows_problems(rows: tuple[windows.BurnWindow, ...], window: str) -> tuple[str, ...]:
+    return tuple(windows.rows_for_period_problems(rows, window, conventions.SHORT_TILE))
 
 
 def _check_group_by(slo: dict[str, Any], service: dict[str, Any], where: tuple[Any, ...], at: Any) -> None:
