@@ -1,104 +1,161 @@
-"""Benchmark: validate and render of large generated specs against the serialization floor.
+"""Benchmark: whole `slogen validate` and `slogen render` commands on a large generated spec, against
+the text floor, and optionally against another slogen source tree (`--baseline DIR`), in one run.
 
-The floor is the time PyYAML's C dumper and `json` alone take to serialize the very output
-structures slogen renders (parsed back from slogen's own output), measured in the same run.
-Figures: validate (read + parse + schema + cross-field checks + model), render (pure generators
-from the model, text included), their ratio to the floor, growth from N/10 to N SLOs (the small
-size as the median of 3 runs), the floor's own growth for reference, peak memory.
+Each figure is one command in its own process (`python -m slogen ...`, interpreter start and
+imports included), on the same spec, with a private cache directory:
+
+- cold validate: `validate` with the spec cache off (SLOGEN_NO_CACHE=1);
+- full render: `render` into an empty directory with an empty cache (validate, build, write all);
+- check, unchanged: `render --check` right after (spec and render caches warm);
+- one SLO changed, render: one objective edited, then `render` (the spec validates afresh; only
+  that service's rules are rebuilt);
+- one SLO changed, check: another objective edited, then `render --check` (exit 1, one stale file);
+- text floor: writing the very bytes of the rendered tree from precomputed strings into a new
+  directory, with one sync at the end (in this process: no interpreter start);
+- generate + write, in process: from the validated model, `render()` and the transactional write
+  into an empty directory: the same work as the floor plus building the text (this slogen only).
+
+`--baseline DIR` runs the same commands with `PYTHONPATH=DIR/generator` (e.g. a `git archive` of
+main), so before and after come from the same run on the same machine; ratios are slogen ÷ baseline.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
-import json
-import statistics
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
-import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bench.gen_spec import build
-from slogen.render import render
-from slogen.spec.load import loads
 
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+FIGURES = ("cold validate", "full render", "render --check, unchanged", "one SLO changed: render",
+           "one SLO changed: render --check")
 
 
-def _timed(fn: Any) -> tuple[float, Any]:
-    gc.collect()
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
+def _command(args: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> float:
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "slogen", *args], env=env, capture_output=True, text=True,
+                            check=False)
+    elapsed = time.perf_counter() - started
+    if result.returncode not in ok:
+        raise RuntimeError(f"slogen {' '.join(args)} exited {result.returncode}: {result.stderr[-2000:]}")
+    return elapsed
 
 
-def measure(services: int, slos_per_service: int) -> dict[str, float]:
-    """Times (seconds) and sizes for one spec size."""
-    text = yaml.dump(build(services, slos_per_service), Dumper=_Dumper, sort_keys=False)
-    validate_s, spec = _timed(lambda: loads(text, filename="bench.yaml"))
-    render_s, bundle = _timed(lambda: render(spec))
-    structures = [(a.path, json.loads(a.text) if a.path.endswith(".json") else yaml.load(a.text, Loader=_Loader))
-                  for a in bundle]
-
-    def floor() -> int:
-        size = 0
-        for path, data in structures:
-            if path.endswith(".json"):
-                size += len(json.dumps(data, indent=2, sort_keys=True))
-            else:
-                size += len(yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False))
-        return size
-
-    floor_s, _ = _timed(floor)
-    return {"slos": services * slos_per_service, "spec_bytes": len(text), "files": len(bundle),
-            "output_bytes": sum(len(a.text) for a in bundle), "validate_s": validate_s, "render_s": render_s,
-            "floor_s": floor_s, "render_over_floor": render_s / floor_s if floor_s else float("nan")}
+def _change_objective(spec: Path, service: str, objective: str) -> None:
+    """Edit the first SLO objective of `service` in place (plain text: the spec stays as written)."""
+    text = spec.read_text()
+    start = text.index(f"name: {service}\n")
+    at = text.index("objective:", start)
+    end = text.index("\n", at)
+    spec.write_text(text[:at] + f"objective: {objective}" + text[end:])
 
 
-def peak_memory_mb(services: int, slos_per_service: int) -> float:
-    """Peak Python heap (MiB) of validate + render, by tracemalloc."""
-    text = yaml.dump(build(services, slos_per_service), Dumper=_Dumper, sort_keys=False)
-    tracemalloc.start()
-    render(loads(text, filename="bench.yaml"))
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2**20
+def text_floor(tree: Path, into: Path) -> float:
+    """Seconds to write every file of `tree` again from strings already in memory, then sync once."""
+    files = {p.relative_to(tree): p.read_text(encoding="utf-8") for p in sorted(tree.rglob("*")) if p.is_file()}
+    started = time.perf_counter()
+    for rel, text in files.items():
+        target = into / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    os.sync()
+    return time.perf_counter() - started
 
 
-def run(*, smoke: bool = False) -> list[dict[str, Any]]:
+def generate_and_write(spec: Path, into: Path) -> float:
+    """Seconds for render() and write_tree() of the validated spec into an empty directory."""
+    from slogen.render import render
+    from slogen.services.writer import write_tree
+    from slogen.spec.load import load
+
+    model = load(str(spec))
+    started = time.perf_counter()
+    write_tree(render(model), into)
+    return time.perf_counter() - started
+
+
+def measure(services: int, slos_per_service: int, source: Path | None = None) -> dict[str, float]:
+    """Seconds per figure for one spec size, running the slogen found at `source` (None: this one)."""
+    work = Path(tempfile.mkdtemp(prefix="slogen-bench-render-"))
+    try:
+        spec, out = work / "slos.yaml", work / "out"
+        spec.write_text(yaml.dump(build(services, slos_per_service), Dumper=_Dumper, sort_keys=False))
+        cache = work / "cache"
+        cache.mkdir(mode=0o700)
+        env = {**os.environ, "SLOGEN_CACHE_DIR": str(cache)}
+        env.pop("SLOGEN_NO_CACHE", None)
+        if source is not None:
+            env["PYTHONPATH"] = str(source / "generator")
+        fig = {
+            "cold validate": _command(["validate", "-f", str(spec)], {**env, "SLOGEN_NO_CACHE": "1"}),
+            "full render": _command(["render", "-f", str(spec), "-o", str(out)], env),
+            "render --check, unchanged": _command(["render", "--check", "-f", str(spec), "-o", str(out)], env),
+        }
+        middle = f"svc-{services // 2:04d}"
+        _change_objective(spec, middle, "99.7")
+        fig["one SLO changed: render"] = _command(["render", "-f", str(spec), "-o", str(out)], env)
+        _change_objective(spec, f"svc-{services // 3:04d}", "99.6")
+        fig["one SLO changed: render --check"] = _command(["render", "--check", "-f", str(spec), "-o", str(out)],
+                                                          env, ok=(1,))
+        fig["text floor"] = text_floor(out, work / "floor")
+        if source is None:
+            fig["generate + write, in process"] = generate_and_write(spec, work / "inproc")
+        fig["output MiB"] = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 2**20
+        fig["files"] = sum(1 for p in out.rglob("*") if p.is_file())
+        return fig
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _load() -> float:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return float("nan")
+
+
+def run(*, smoke: bool = False, baseline: Path | None = None) -> list[dict[str, Any]]:
     """Rows of (figure, slogen, reference, ratio) for the suite table."""
     services = 10 if smoke else 1000
-    # The small size takes seconds, so one noisy run would swing the growth figure by ±25 %:
-    # it is measured 3 times and each figure is the median; the big size runs once.
-    runs = [measure(services // 10, 10) for _ in range(3)]
-    small = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-    big = measure(services, 10)
-    rows = [
-        {"figure": f"validate {big['slos']} SLOs (s)", "slogen": big["validate_s"], "reference": None,
-         "ratio": None},
-        {"figure": f"render {big['slos']} SLOs vs serialization floor (s)", "slogen": big["render_s"],
-         "reference": big["floor_s"], "ratio": big["render_over_floor"]},
-        {"figure": f"render growth {small['slos']}→{big['slos']} SLOs (×time)",
-         "slogen": big["render_s"] / small["render_s"], "reference": big["slos"] / small["slos"], "ratio": None},
-        {"figure": f"serialization floor growth {small['slos']}→{big['slos']} SLOs (×time)",
-         "slogen": big["floor_s"] / small["floor_s"], "reference": big["slos"] / small["slos"], "ratio": None},
-        {"figure": f"validate growth {small['slos']}→{big['slos']} SLOs (×time)",
-         "slogen": big["validate_s"] / small["validate_s"], "reference": big["slos"] / small["slos"], "ratio": None},
-        {"figure": f"output of {big['slos']} SLOs (MiB, files)", "slogen": big["output_bytes"] / 2**20,
-         "reference": big["files"], "ratio": None},
-    ]
-    if not smoke:
-        rows.append({"figure": f"peak Python heap, validate+render {big['slos']} SLOs (MiB)",
-                     "slogen": peak_memory_mb(services, 10), "reference": None, "ratio": None})
+    slos = services * 10
+    load_before = _load()
+    new = measure(services, 10)
+    old = measure(services, 10, baseline) if baseline is not None else None
+    rows = []
+    for name in FIGURES:
+        reference = old[name] if old else None
+        rows.append({"figure": f"{name}, {slos} SLOs (s)", "slogen": new[name], "reference": reference,
+                     "ratio": new[name] / reference if reference else None})
+    floor = new["text floor"]
+    rows.append({"figure": f"full render vs text floor, {slos} SLOs (s)", "slogen": new["full render"],
+                 "reference": floor, "ratio": new["full render"] / floor if floor else None})
+    inproc = new["generate + write, in process"]
+    rows.append({"figure": f"generate + write in process vs text floor, {slos} SLOs (s)", "slogen": inproc,
+                 "reference": floor, "ratio": inproc / floor if floor else None})
+    rows.append({"figure": f"output of {slos} SLOs (MiB, files)", "slogen": new["output MiB"],
+                 "reference": new["files"], "ratio": None})
+    rows.append({"figure": "load average (1 min) before, after", "slogen": load_before, "reference": _load(),
+                 "ratio": None})
     return rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
-    for row in run(smoke=parser.parse_args().smoke):
+    parser.add_argument("--baseline", type=Path, help="another slogen source tree to measure in the same run")
+    args = parser.parse_args()
+    for row in run(smoke=args.smoke, baseline=args.baseline):
         print(row)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cache
 from types import MappingProxyType
 
 from slogen.conventions import LABEL_SERVICE, LABEL_SLO
@@ -153,7 +154,7 @@ class SLO:
     @property
     def error_budget(self) -> Fraction:
         """1 − objective, as a ratio."""
-        return 1 - self.objective
+        return _budget(self.objective)
 
     @property
     def objective_percent(self) -> float:
@@ -170,6 +171,11 @@ class SLO:
         """`ratio`, `latency`, `expr`, `expr.ratio` or `gauge`."""
         return {RatioSLI: "ratio", LatencySLI: "latency", ExprSLI: "expr", ExprRatioSLI: "expr.ratio",
                 GaugeSLI: "gauge"}[type(self.sli)]
+
+
+@cache  # read hundreds of thousands of times in a render; specs have a handful of objectives
+def _budget(objective: Fraction) -> Fraction:
+    return 1 - objective
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from slogen.cli.common import beside_spec, handle_errors, load_spec, spec_option
 from slogen.conventions import RULES_FORMAT_PROMETHEUS, RULES_FORMATS
 from slogen.errors import StaleError
 from slogen.render import render as render_bundle
+from slogen.services import render_cache
 from slogen.services.writer import check_tree, spec_key, write_file, write_tree
 from slogen.spec.lint import warnings
 from slogen.spec.schema import schema_text
@@ -46,9 +47,12 @@ def validate(spec_path: str) -> None:
 def render(spec_path: str, out_dir: str, check: bool, rules_format: str) -> None:
     """Render rules/, dashboards/ and provisioning/ from the spec (exit 1 if invalid or, with --check, stale)."""
     spec = load_spec(spec_path)
-    artifacts = render_bundle(spec, rules_format)
     out_dir = beside_spec(spec_path, out_dir, ".")
     root = Path(out_dir)
+    keys = render_cache.keys(spec, rules_format)
+    reused = render_cache.reusable(keys, rules_format, root)  # unchanged services' files, as on disk
+    artifacts = render_bundle(spec, rules_format, reuse=reused)
+    render_cache.remember(keys, rules_format, artifacts, reused)
     if check:
         differences = check_tree(artifacts, root, spec_key(spec_path, root))
         if not differences:

@@ -33,6 +33,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Literal, TypeAlias
 
 LEGACY_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
@@ -51,12 +52,14 @@ _UNARY_PREC = 55
 _ATOM = 100
 
 
+@lru_cache(maxsize=1 << 16)
 def quote(value: str) -> str:
     """A PromQL double-quoted string literal (backslash, quote and line breaks escaped)."""
     return '"' + (value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
                   .replace("\t", "\\t")) + '"'
 
 
+@lru_cache(maxsize=1 << 14)  # the text depends on float(value) alone, and equal numbers have equal floats
 def number_text(value: Fraction | float | int) -> str:
     """A number as PromQL prints best: exact decimals from Fractions (14.4 × 0.001 → `0.0144`)."""
     f = float(value)  # float(Fraction) is correctly rounded, and repr() is the shortest round-trip
@@ -69,6 +72,7 @@ def number_text(value: Fraction | float | int) -> str:
     return repr(f)
 
 
+@lru_cache(maxsize=1 << 12)
 def label_name_text(name: str) -> str:
     """A label name as written in PromQL: bare when a legacy name, else quoted (Prometheus 3)."""
     return name if LEGACY_LABEL_NAME.match(name) else quote(name)
@@ -159,7 +163,7 @@ class Matcher:
             raise ValueError(f"unknown matcher operator {self.op!r}")
 
     def __str__(self) -> str:
-        return f"{label_name_text(self.name)}{self.op}{quote(self.value)}"
+        return _matcher_text(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,8 +265,11 @@ def _expr(node: _Ops) -> Expr:
     return node  # type: ignore[return-value]  # every _Ops subclass is an Expr member
 
 
+_NUMBERS = (int, float, Fraction)
+
+
 def _coerce(value: Operand) -> Expr:
-    if isinstance(value, int | float | Fraction):
+    if isinstance(value, _NUMBERS):
         return Number(value)
     return _expr(value)
 
@@ -349,13 +356,14 @@ def render(expr: Expr, layout: Layout = "line") -> str:
 
 
 def _prec(node: Expr) -> int:
-    if isinstance(node, Binary):
-        return _BINARY_PREC[node.op]
-    if isinstance(node, Unary):
+    kind = type(node)  # the node classes are final: exact type tests, cheaper than isinstance
+    if kind is Binary:
+        return _BINARY_PREC[node.op]  # type: ignore[union-attr]
+    if kind is Unary:
         return _UNARY_PREC
-    if isinstance(node, Number):
-        return _UNARY_PREC if float(node.value) < 0 else _ATOM  # -1 is unary minus on 1
-    if isinstance(node, Raw) and not node.atomic:
+    if kind is Number:
+        return _UNARY_PREC if float(node.value) < 0 else _ATOM  # type: ignore[union-attr]  # -1 is unary minus on 1
+    if kind is Raw and not node.atomic:  # type: ignore[union-attr]
         return 0
     return _ATOM
 
@@ -376,8 +384,15 @@ def _names(names: tuple[str, ...]) -> str:
     return "(" + ", ".join(label_name_text(n) for n in names) + ")"
 
 
+@lru_cache(maxsize=1 << 16)
+def _matcher_text(matcher: Matcher) -> str:
+    return f"{label_name_text(matcher.name)}{matcher.op}{quote(matcher.value)}"
+
+
+# Generators print the same few selectors (an SLO's recorded series) many times over.
+@lru_cache(maxsize=1 << 16)
 def _selector(node: Selector, with_modifiers: bool = True) -> str:
-    matchers = [str(m) for m in node.matchers]
+    matchers = [_matcher_text(m) for m in node.matchers]
     if node.metric is not None and not LEGACY_METRIC_NAME.match(node.metric):
         matchers.insert(0, quote(node.metric))
         head = ""
@@ -461,10 +476,9 @@ _PRINTERS: dict[type, Callable[..., str]] = {
 
 
 def _text(node: Expr) -> str:
-    try:
-        printer = _PRINTERS[type(node)]
-    except KeyError:
-        raise TypeError(f"not a PromQL node: {node!r}") from None
+    printer = _PRINTERS.get(type(node))
+    if printer is None:
+        raise TypeError(f"not a PromQL node: {node!r}")
     return printer(node)
 
 

@@ -84,6 +84,8 @@ def _tokens(text: str) -> Iterator[tuple[str, str]]:
 
 def strip_comments(text: str) -> str:
     """`text` without PromQL comments (`#` to the end of the line, outside strings)."""
+    if "#" not in text:
+        return text  # no comment can start anywhere
     return "".join(chunk for kind, chunk in _tokens(text) if kind != "comment")
 
 
@@ -214,14 +216,21 @@ def _utf8(names: set[str]) -> tuple[str, ...]:
 
 def parse_expression(text: str, *, want: str | None = "instant vector") -> Parsed:
     """Check a whole expression (after `$window` substitution) and that it is of type `want`."""
-    clean = strip_comments(text)
-    node = _parse(clean)
-    kind = value_type(node)
+    parsed = _expression(text)
+    kind = parsed.type
     if want is not None and kind != want:
         hint = " (drop the range, or wrap it in a function such as rate())" if kind == "range vector" else ""
         raise PromQLSyntaxError(f"expected an {want}, got a {kind}{hint}")
+    return parsed
+
+
+@lru_cache(maxsize=1 << 16)  # validation and the lint both parse each expression: once is enough
+def _expression(text: str) -> Parsed:
+    clean = strip_comments(text)
+    node = _parse(clean)
     calls = {n.func.name for n in _walk(node) if type(n).__name__ == "Call"}
-    return Parsed(clean.strip(), kind, _utf8(_names(node)), tuple(sorted(calls - PROMETHEUS_2_42_FUNCTIONS)))
+    return Parsed(clean.strip(), value_type(node), _utf8(_names(node)),
+                  tuple(sorted(calls - PROMETHEUS_2_42_FUNCTIONS)))
 
 
 @lru_cache(maxsize=1 << 16)  # validation and _canonical_promql parse each selector: once is enough

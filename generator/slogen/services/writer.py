@@ -151,7 +151,9 @@ class Transaction:
                 if change.new is not None:
                     target = self.root / change.path
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    staged.append((change, safefile.stage(target, change.new)))
+                    staged.append((change, safefile.stage(target, change.new, sync=False)))
+            # Durable before any rename: a crash then leaves each target old or whole, never empty.
+            safefile.sync_files([tmp for _, tmp in staged])
             for change, tmp in staged:
                 os.replace(tmp, self.root / change.path)
                 done.append(change)
@@ -161,6 +163,8 @@ class Transaction:
                     done.append(change)
             if self.manifest_new is not None and self.manifest_new != self.manifest_old:
                 atomic_write(self.root / MANIFEST_FILE, self.manifest_new)
+            if self.changes:  # the renames and removals durable too: each directory once
+                safefile.sync_directories([(self.root / c.path).parent for c in self.changes] + [self.root])
         except OSError as exc:
             self._undo(done)
             failed = getattr(exc, "filename", None) or self.root

@@ -41,7 +41,12 @@ class BurnWindow:
 
     def factor(self, period: str) -> Fraction:
         """Burn-rate threshold for an SLO period such as `30d`."""
-        return self.budget_share * Fraction(seconds(period), seconds(self.long))
+        return _factor(self, period)
+
+
+@cache  # pure; thousands of SLOs share a handful of (row, period) pairs
+def _factor(row: BurnWindow, period: str) -> Fraction:
+    return row.budget_share * Fraction(seconds(period), seconds(row.long))
 
 
 @cache

@@ -114,16 +114,12 @@ def get(raw: bytes) -> dict[str, Any] | None:
     if found is None:
         return None
     path, material = found
-    key = _secret(path.parent, create=False)
-    if key is None or not _private(path, directory=False):
+    text = _read_signed(path, material)
+    if text is None:
         return None
     try:
-        with open(path, encoding="utf-8") as handle:
-            mac, _, text = handle.read().partition("\n")
-        if not hmac.compare_digest(mac, _mac(key, material, text)):
-            return None
         doc = json.loads(text)
-    except (OSError, ValueError, TypeError):
+    except (ValueError, TypeError):
         return None
     return doc if isinstance(doc, dict) else None
 
@@ -136,10 +132,48 @@ def put(raw: bytes, doc: dict[str, Any]) -> None:
     path, material = found
     data = {k: v for k, v in doc.items() if not (isinstance(k, str) and k.startswith("x-"))}
     try:
+        text = json.dumps(data, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return  # an odd value just means no cache
+    _write_signed(path, material, text)
+
+
+def fingerprint() -> bytes:
+    """A digest of slogen's version and of every module and data file of the package."""
+    return _fingerprint()
+
+
+def _read_signed(path: Path, material: bytes) -> str | None:
+    """The text of a signed entry, or None (absent, unreadable, not private, or not signed by us)."""
+    key = _secret(path.parent, create=False)
+    if key is None or not _private(path, directory=False):
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            mac, _, text = handle.read().partition("\n")
+    except (OSError, ValueError):
+        return None
+    return text if hmac.compare_digest(mac, _mac(key, material, text)) else None
+
+
+def _write_signed(path: Path, material: bytes, text: str) -> None:
+    try:
         key = _secret(path.parent, create=True)
         if key is None:
             return
-        text = json.dumps(data, separators=(",", ":"))
         safefile.atomic_write(path, _mac(key, material, text) + "\n" + text, parents=False, mode=0o600)  # private
-    except (OSError, TypeError, ValueError):
-        return  # best effort: a read-only home or an odd value just means no cache
+    except OSError:
+        return  # best effort: a read-only home just means no cache
+
+
+def get_named(name: str, material: bytes) -> str | None:
+    """Another signed entry: the text stored under `name` (a file name) with `material` in its MAC."""
+    directory = _directory()
+    return None if directory is None else _read_signed(directory / name, material)
+
+
+def put_named(name: str, material: bytes, text: str) -> None:
+    """Store `text` as the signed entry `name`; `material` (what the text is a function of) is in the MAC."""
+    directory = _directory()
+    if directory is not None:
+        _write_signed(directory / name, material, text)

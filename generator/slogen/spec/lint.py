@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+from functools import cache
+
 from slogen.model import SLO, ExprRatioSLI, ExprSLI, GaugeSLI, LatencySLI, RatioSLI, Spec
 from slogen.promql import PromQLSyntaxError, Selector, parse_expression, parse_selector
 from slogen.promql.check import selector_utf8_names
+from slogen.slo.windows import BurnWindow
 
 _OPERATOR_PREFIXES = ('=~"', '!~"', '!="', '="')
 
@@ -16,6 +20,9 @@ def warnings(spec: Spec) -> list[str]:
         out += _promql_notes(slo)
         out += _group_notes(slo)
         for row in slo.windows:
+            never, early = _row_findings(row, slo.window, slo.objective)
+            if not never and not early:
+                continue
             threshold = row.factor(slo.window) * slo.error_budget
             if threshold >= 1:
                 out.append(
@@ -30,6 +37,13 @@ def warnings(spec: Spec) -> list[str]:
                     f"still last the period; raise its budget_share to at least {row.long}/{slo.window}"
                 )
     return out
+
+
+@cache  # thousands of SLOs share a handful of (row, period, objective) triples
+def _row_findings(row: BurnWindow, window: str, objective: Fraction) -> tuple[bool, bool]:
+    """(the row's alert can never fire, its factor is below 1) for an SLO of `window` and `objective`."""
+    factor = row.factor(window)
+    return factor * (1 - objective) >= 1, factor < 1
 
 
 def _fixed_labels(slo: SLO) -> set[str]:

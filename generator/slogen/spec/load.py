@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import stat
@@ -87,8 +88,10 @@ def load(path: str) -> Spec:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise SpecError(path, [Problem(0, 0, "$", f"not UTF-8 text (byte {exc.start})")]) from None
-        spec, doc = _validated(text, filename=path)
+        known = KnownPromQL.cached()
+        spec, doc = _validated(text, filename=path, known=known)
         speccache.put(raw, doc)
+        known.store()
     return spec
 
 
@@ -98,18 +101,87 @@ def loads(text: str, *, filename: str = "slos.yaml") -> Spec:
         return _validated(text, filename=filename)[0]
 
 
-def _validated(text: str, *, filename: str) -> tuple[Spec, dict[str, Any]]:
+def _validated(text: str, *, filename: str, known: KnownPromQL | None = None) -> tuple[Spec, dict[str, Any]]:
+    known = known or KnownPromQL()
     located = _parse(text, filename)
     if any(p.message.startswith("keys must be text") for p in located.duplicates):
         raise SpecError(filename, located.duplicates)  # the schema checks assume text keys
     problems = list(located.duplicates) + _non_finite(located) + schema_problems(located)
     if not problems:
         problems = _inline_alert_windows(located, filename)
-    problems += semantic_problems(located)
+    problems += semantic_problems(located, known)
     if problems:
         raise SpecError(filename, _unique(problems))
-    _canonical_promql(located.data)
+    _canonical_promql(located.data, known)
     return build(located.data, source=os.path.basename(filename)), located.data
+
+
+# ---------------------------------------------------------------- user PromQL checked before
+
+
+class KnownPromQL:
+    """User PromQL this slogen has checked before: ratio selectors with their canonical text, and
+    expressions that parse as instant vectors. `cached()` reads them from the private cache
+    (signed, keyed on slogen's code and the parser's version), so a spec with one SLO changed
+    parses only that SLO's PromQL. Only successes are kept: a text that fails is parsed (and
+    reported) every time."""
+
+    def __init__(self, selectors: dict[str, str] | None = None, expressions: set[str] | None = None) -> None:
+        self.selectors = selectors or {}
+        self.expressions = expressions or set()
+        self.learned = False
+
+    def selector(self, text: str) -> str:
+        """The canonical text of a ratio selector; PromQLSyntaxError if it does not parse."""
+        found = self.selectors.get(text)
+        if found is None:
+            found = self.selectors[text] = render(parse_selector(text))
+            self.learned = True
+        return found
+
+    def expression(self, text: str) -> None:
+        """PromQLSyntaxError unless `text` parses as an instant vector."""
+        if text not in self.expressions:
+            parse_expression(text)
+            self.expressions.add(text)
+            self.learned = True
+
+    @staticmethod
+    def _entry() -> tuple[str, bytes]:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            parser = version("promql-parser") + "/" + version("google-re2")
+        except PackageNotFoundError:
+            parser = "unknown"
+        material = hashlib.sha256(speccache.fingerprint() + b"\0" + parser.encode()).digest()
+        return f"promql-{material.hex()}.json", material
+
+    @classmethod
+    def cached(cls) -> KnownPromQL:
+        """What the private cache remembers (nothing when it is off, absent or not ours)."""
+        name, material = cls._entry()
+        text = speccache.get_named(name, material)
+        try:
+            doc = json.loads(text) if text else {}
+            selectors = {str(k): str(v) for k, v in doc.get("selectors", {}).items()}
+            expressions = {str(e) for e in doc.get("expressions", [])}
+        except (ValueError, AttributeError, TypeError):
+            return cls()
+        return cls(selectors, expressions)
+
+    def store(self) -> None:
+        """Remember what was learned (best effort; bounded, the newest kept)."""
+        if not self.learned:
+            return
+        selectors = dict(list(self.selectors.items())[-MAX_KNOWN:])
+        expressions = sorted(self.expressions)[-MAX_KNOWN:]
+        name, material = self._entry()
+        speccache.put_named(name, material, json.dumps({"selectors": selectors, "expressions": expressions},
+                                                        separators=(",", ":")))
+
+
+MAX_KNOWN = 200_000
 
 
 # ---------------------------------------------------------------- alert windows from a file
@@ -172,6 +244,8 @@ def _windows_file_changed(doc: dict[str, Any], spec_path: str) -> bool:
 
 def _non_finite(located: Located) -> list[Problem]:
     """`.nan` and `.inf` anywhere: YAML has them, no field of a spec means them (and NaN defeats range checks)."""
+    if located.finite:
+        return []  # the loader saw every value while building
     out = []
     stack: list[tuple[tuple[Any, ...], Any]] = [((), located.data)]
     while stack:
@@ -214,8 +288,9 @@ def _parse(text: str, filename: str) -> Located:
 # ---------------------------------------------------------------- cross-field rules
 
 
-def semantic_problems(located: Located) -> list[Problem]:
+def semantic_problems(located: Located, known: KnownPromQL | None = None) -> list[Problem]:
     """Rules a JSON Schema cannot say; tolerant of wrongly typed parts (the schema reports those)."""
+    known = known or KnownPromQL()
     doc = located.data
     out: list[Problem] = []
 
@@ -275,11 +350,10 @@ def semantic_problems(located: Located) -> list[Problem]:
                 seen_slos.setdefault(slo_name, li)
             where = ("services", si, "slos", li)
             window = slo.get("window", default_window)
-            if "window" in slo and isinstance(window, str) and (why := windows.period_problem(window)):
+            if "window" in slo and isinstance(window, str) and (why := _period_problem(window)):
                 at((*where, "window"), why)
-            elif isinstance(window, str) and not windows.period_problem(window):
-                for message in windows.rows_for_period_problems(rows or windows.windows_for(window), window,
-                                                                conventions.SHORT_TILE):
+            elif isinstance(window, str) and not _period_problem(window):
+                for message in _rows_problems(rows or windows.windows_for(window), window):
                     at((*where, "window") if "window" in slo else ("defaults", "alert_windows"),
                        f"{name}/{slo_name}: {message}")
             _check_group_by(slo, service, where, at)
@@ -290,11 +364,21 @@ def semantic_problems(located: Located) -> list[Problem]:
                        key=True)
             sli = slo.get("sli")
             if isinstance(sli, dict):
-                _check_sli(sli, (*where, "sli"), at)
+                _check_sli(sli, (*where, "sli"), at, known)
             alerting = slo.get("alerting")
             if isinstance(alerting, dict):
                 _check_templates(alerting, (*where, "alerting"), at)
     return out
+
+
+@cache  # thousands of SLOs share a handful of periods
+def _period_problem(window: str) -> str | None:
+    return windows.period_problem(window)
+
+
+@cache
+def _rows_problems(rows: tuple[windows.BurnWindow, ...], window: str) -> tuple[str, ...]:
+    return tuple(windows.rows_for_period_problems(rows, window, conventions.SHORT_TILE))
 
 
 def _check_group_by(slo: dict[str, Any], service: dict[str, Any], where: tuple[Any, ...], at: Any) -> None:
@@ -326,7 +410,7 @@ def _custom_rows(defaults: dict[str, Any], at: Any) -> tuple[windows.BurnWindow,
     return None if problems else tuple(windows.row_from(r) for r in rows)
 
 
-def _check_sli(sli: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
+def _check_sli(sli: dict[str, Any], path: tuple[Any, ...], at: Any, known: KnownPromQL) -> None:
     ratio = sli.get("ratio")
     if isinstance(ratio, dict):
         parsed = {}
@@ -334,7 +418,7 @@ def _check_sli(sli: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
             value = ratio.get(key)
             if isinstance(value, str):
                 try:
-                    parsed[key] = render(parse_selector(value))
+                    parsed[key] = known.selector(value)
                 except PromQLSyntaxError as exc:
                     at((*path, "ratio", key), f"selector does not parse: {exc}")
         for key in ("errors", "good"):
@@ -356,7 +440,7 @@ def _check_sli(sli: dict[str, Any], path: tuple[Any, ...], at: Any) -> None:
                 continue
             try:
                 # 5m stands for every window slogen substitutes: all are plain durations.
-                parse_expression(clean.replace(WINDOW_PLACEHOLDER, "5m"))
+                known.expression(clean.replace(WINDOW_PLACEHOLDER, "5m"))
             except PromQLSyntaxError as exc:
                 at((*path, "expr", key), f"PromQL does not parse: {exc}")
         for key in ("errors", "good"):
@@ -424,7 +508,7 @@ def _check_selector(selector: Any, path: tuple[Any, ...], at: Any) -> None:
             at(path, f"the selector must not match {name!r}: {what}")
 
 
-def _canonical_promql(doc: dict[str, Any]) -> None:
+def _canonical_promql(doc: dict[str, Any], known: KnownPromQL) -> None:
     """Rewrite the user PromQL of a valid document as the rules take it: ratio selectors printed
     canonically, comments dropped from `expr`. Done once here, so the cached document (speccache)
     holds the final text and building from it parses nothing."""
@@ -435,7 +519,7 @@ def _canonical_promql(doc: dict[str, Any]) -> None:
                 ratio = sli["ratio"]
                 for key in ("errors", "good", "total"):
                     if key in ratio:
-                        ratio[key] = render(parse_selector(ratio[key]))
+                        ratio[key] = known.selector(ratio[key])
             elif "expr" in sli:
                 expr = sli["expr"]
                 for key in ("errors", "good", "total", "ratio"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,7 @@ class Located:
     data: Any
     root: yaml.Node | None = None
     duplicates: list[Problem] = field(default_factory=list)
+    finite: bool = False  # True: known while building that no value is a NaN or an infinity
     _values: dict[Path, tuple[int, int]] | None = None
     _keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
 
@@ -90,10 +93,40 @@ def expanded_size(root: yaml.Node, limit: int = MAX_EXPANDED_NODES) -> int:
                 continue
         total = 1 + sum(sizes.get(id(c), 0) for c in children)
         if total > limit:
-            raise ExpansionError(f"the YAML aliases expand to more than {limit:,} nodes (an alias bomb?); "
-                                 "write the repeated parts out, or use fewer nested aliases")
+            raise _too_many(limit)
         sizes[id(node)] = total
     return sizes[id(root)]
+
+
+def _too_many(limit: int) -> ExpansionError:
+    return ExpansionError(f"the YAML aliases expand to more than {limit:,} nodes (an alias bomb?); "
+                          "write the repeated parts out, or use fewer nested aliases")
+
+
+# An alias token (`*name`) starts where a token may: at the start, after white space or a flow or
+# key/value indicator. A `*` after anything else is inside a scalar. Conservative: a false match
+# only costs the expansion walk.
+_ALIAS_START = re.compile(r"(?:^|[^A-Za-z0-9_.)\]}/+\-])\*")
+
+
+def may_have_aliases(text: str) -> bool:
+    """False only when `text` provably holds no alias and no merge key: then every node stands for
+    itself, and the document's expanded size is its number of distinct nodes."""
+    return "<<" in text or ("*" in text and _ALIAS_START.search(text) is not None)
+
+
+class _NotPlain(Exception):
+    """The fast construction met something only PyYAML's constructor handles right."""
+
+
+_NOT_BUILT = object()
+_STR_TAG, _SEQ_TAG, _MAP_TAG = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+# Scalar constructors that return their value (none is a generator), by tag.
+_SCALAR_CONSTRUCTORS: dict[str, Any] = {
+    tag: getattr(_Loader, "yaml_constructors")[tag]  # noqa: B009 (untyped in the stubs)
+    for tag in ("tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+                "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp")}
 
 
 class _CountingLoader(_Loader):  # type: ignore[misc]
@@ -103,6 +136,9 @@ class _CountingLoader(_Loader):  # type: ignore[misc]
         super().__init__(stream)
         self.has_duplicates = False
         self.merge_duplicates: list[yaml.Node] = []  # explicit keys written twice beside a `<<`
+        self.constructed = 0
+        self.finite = False  # set while building: no NaN or infinity anywhere
+        self.alias_free = False  # set by load_located: the text provably has no alias or merge key
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         # Count before the constructor flattens merge keys (`<<`) into node.value.
@@ -120,6 +156,72 @@ class _CountingLoader(_Loader):  # type: ignore[misc]
             self.has_duplicates = True  # the walk below names each duplicate or non-string key
         return mapping  # type: ignore[no-any-return]
 
+    def construct_document(self, node: yaml.Node) -> Any:
+        # PyYAML's own, which also counts the distinct nodes it constructed (`constructed`). A
+        # document without aliases and merge keys (`alias_free`) is a tree: plain mappings,
+        # sequences and strings are then built directly, everything else by PyYAML's constructors.
+        me: Any = self  # PyYAML's attributes are untyped
+        data = _NOT_BUILT
+        if self.alias_free:
+            self.constructed = 0
+            self.finite = True
+            try:
+                data = self._tree(node)
+            except _NotPlain:
+                me.constructed_objects = {}
+                self.has_duplicates = False
+                data = _NOT_BUILT
+            # A value PyYAML's own constructors built may hold anything: then the caller looks.
+            self.finite = self.finite and not me.constructed_objects
+        if data is _NOT_BUILT:
+            self.constructed = 0
+            self.finite = False
+            data = me.construct_object(node)
+        while me.state_generators:
+            state_generators = me.state_generators
+            me.state_generators = []
+            for generator in state_generators:
+                for _ in generator:
+                    pass
+        self.constructed += len(me.constructed_objects)
+        me.constructed_objects = {}
+        me.recursive_objects = {}
+        me.deep_construct = False
+        return data
+
+    def _tree(self, node: yaml.Node) -> Any:
+        """`node` constructed as PyYAML would, for a tree without aliases; _NotPlain where unsure."""
+        self.constructed += 1
+        kind, tag = type(node), node.tag
+        if kind is yaml.ScalarNode:
+            if tag == _STR_TAG:
+                return node.value
+            constructor = _SCALAR_CONSTRUCTORS.get(tag)
+            if constructor is None:
+                self.constructed -= 1  # PyYAML's constructor counts it
+                return self.construct_object(node)
+            value = constructor(self, node)
+            if tag == _FLOAT_TAG and not math.isfinite(value):
+                self.finite = False
+            return value
+        if kind is yaml.SequenceNode and tag == _SEQ_TAG:
+            return [self._tree(child) for child in node.value]
+        if kind is yaml.MappingNode and tag == _MAP_TAG:
+            mapping: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == MERGE_TAG:
+                    raise _NotPlain
+                key = self._tree(key_node)
+                try:
+                    mapping[key] = self._tree(value_node)
+                except TypeError:  # an unhashable key: PyYAML reports it
+                    raise _NotPlain from None
+            if len(mapping) < len(node.value) or not all(type(k) is str for k in mapping):
+                self.has_duplicates = True
+            return mapping
+        self.constructed -= 1
+        return self.construct_object(node)
+
 
 def load_located(text: str) -> Located:
     """Parse one YAML document; raises yaml.YAMLError on syntax errors."""
@@ -128,8 +230,16 @@ def load_located(text: str) -> Located:
         node = loader.get_single_node()
         if node is None:
             return Located(data=None)
-        expanded_size(node)
+        # Walking the nodes costs a third of a large spec's parse; a document without aliases
+        # stands for exactly the nodes constructed, so it is counted while constructing instead.
+        walk = may_have_aliases(text)
+        if walk:
+            expanded_size(node)
+        loader.alias_free = not walk
         located = Located(data=loader.construct_document(node), root=node)
+        located.finite = loader.finite
+        if not walk and loader.constructed > MAX_EXPANDED_NODES:
+            raise _too_many(MAX_EXPANDED_NODES)
         for key_node in loader.merge_duplicates:
             line, col = _mark(key_node)
             located.duplicates.append(Problem(line, col, "$", f"duplicate key {key_node.value!r} beside a '<<' "
