@@ -14,8 +14,9 @@ from urllib.parse import urlencode
 
 from slogen import conventions as c
 from slogen.model import SLO, AlertOverride, Spec, percent_fraction
-from slogen.promql import Expr, Paren, and_, binary, call, gotemplate, number_text, or_, render
+from slogen.promql import Expr, Paren, and_, binary, call, gotemplate, number_text, or_
 from slogen.render import promql_builders as q
+from slogen.render import shapes
 from slogen.slo import windows
 
 POLICY_FOR = "15m"
@@ -68,6 +69,24 @@ def burn_condition(slo: SLO, row: windows.BurnWindow) -> Paren:
     return Paren(and_(*terms))
 
 
+def _burn_expr(slo: SLO, spec: Spec, rows_at: tuple[int, ...]) -> Expr:
+    """Any of the rows `rows_at` (indices into slo.windows) burning: `(...) or (...)`."""
+    return or_(*(burn_condition(slo, slo.windows[i]) for i in rows_at))
+
+
+def _absent_expr(slo: SLO, spec: Spec) -> Expr:
+    return call("absent", q.total_presence(slo))
+
+
+def _below_freeze(slo: SLO, spec: Spec) -> Expr:
+    remaining = q.recorded(c.BUDGET_REMAINING, slo)
+    return and_(binary("<", remaining, percent_fraction(spec.policy.freeze)), binary(">=", remaining, 0))
+
+
+def _exhausted(slo: SLO, spec: Spec) -> Expr:
+    return binary("<", q.recorded(c.BUDGET_REMAINING, slo), 0)
+
+
 def _describe(slo: SLO, rows: list[windows.BurnWindow]) -> str:
     parts = [f"{float(r.factor(slo.window)):.4g}× over {r.long} and {r.short} "
              f"({q.percent_text(r.budget_share)} of the budget in {r.long})" for r in rows]
@@ -91,8 +110,8 @@ def burn_rate_alerts(slo: SLO, spec: Spec, severity: str) -> list[dict[str, Any]
         by_for.setdefault(row.for_ or override.for_, []).append(row)
     out = []
     for pending, group in by_for.items():
-        rule: dict[str, Any] = {"alert": name, "expr": render(or_(*(burn_condition(slo, r) for r in group)),
-                                                              layout="lines")}
+        rows_at = tuple(slo.windows.index(r) for r in group)
+        rule: dict[str, Any] = {"alert": name, "expr": shapes.text(_burn_expr, slo, spec, rows_at, layout="lines")}
         if pending:
             rule["for"] = pending
         rule["labels"] = alert_labels(slo, severity, tier)
@@ -110,7 +129,7 @@ def absent_alert(slo: SLO, spec: Spec) -> list[dict[str, Any]]:
         return []
     who = f"{slo.service}/{slo.name}"
     return [{
-        "alert": c.ALERT_ABSENT, "expr": render(call("absent", q.total_presence(slo))),
+        "alert": c.ALERT_ABSENT, "expr": shapes.text(_absent_expr, slo, spec),
         "for": slo.alerting.absent.for_,
         "labels": alert_labels(slo, c.SEVERITY_TICKET, c.TIER_ABSENT),
         "annotations": _annotations(
@@ -127,17 +146,15 @@ def policy_alerts(slo: SLO, spec: Spec) -> list[dict[str, Any]]:
     if slo.alerting.ticket.disable:
         return []
     freeze = spec.policy.freeze
-    remaining = q.recorded(c.BUDGET_REMAINING, slo)
-    below_freeze = and_(binary("<", remaining, percent_fraction(freeze)), binary(">=", remaining, 0))
     who = f"{slo.service}/{slo.name}"
     return [
-        {"alert": c.ALERT_FREEZE, "expr": render(below_freeze), "for": POLICY_FOR,
+        {"alert": c.ALERT_FREEZE, "expr": shapes.text(_below_freeze, slo, spec), "for": POLICY_FOR,
          "labels": alert_labels(slo, c.SEVERITY_TICKET, c.TIER_POLICY),
          "annotations": _annotations(
              slo, spec, c.SEVERITY_TICKET, f"{who}: error budget below the {freeze:g}% freeze threshold",
              f"{who} has {{{{ $value | humanizePercentage }}}} of its {slo.window} error budget left, below the "
              f"deploy policy's freeze threshold of {freeze:g}%: releases should stop except fixes.")},
-        {"alert": c.ALERT_EXHAUSTED, "expr": render(binary("<", remaining, 0)), "for": POLICY_FOR,
+        {"alert": c.ALERT_EXHAUSTED, "expr": shapes.text(_exhausted, slo, spec), "for": POLICY_FOR,
          "labels": alert_labels(slo, c.SEVERITY_TICKET, c.TIER_POLICY),
          "annotations": _annotations(
              slo, spec, c.SEVERITY_TICKET, f"{who}: error budget exhausted",

@@ -34,6 +34,7 @@ from slogen import conventions as c
 from slogen.model import SLO, Policy, Service, Spec, percent_fraction
 from slogen.promql import Expr, Paren, binary, clamp_min, number_text, or_, render, vector
 from slogen.render import promql_builders as q
+from slogen.render import shapes
 from slogen.render.artifact import Artifact
 from slogen.render.encode import yaml_text
 from slogen.slo import windows
@@ -55,19 +56,20 @@ def generate(spec: Spec, rules_format: str = c.RULES_FORMAT_PROMETHEUS) -> list[
     """One rule file per service; in the operator and vmrule formats, each as a PrometheusRule or VMRule object."""
     if rules_format not in c.RULES_FORMATS:
         raise ValueError(f"unknown rules format {rules_format!r}")
-    out = []
-    for service in spec.services:
-        groups = [group for stage, build in stage_builders().items()
-                  for group in _groups(service, stage, spec, build)]
-        if rules_format == c.RULES_FORMAT_OPERATOR:
-            doc: dict[str, Any] = prometheus_rule(service, spec, groups)
-            path = c.operator_rule_file(service.name)
-        elif rules_format == c.RULES_FORMAT_VMRULE:
-            doc, path = vm_rule(service, spec, groups), c.vmrule_file(service.name)
-        else:
-            doc, path = {"groups": groups}, c.rule_file(service.name)
-        out.append(Artifact(path, yaml_text(doc, source=spec.source), doc))
-    return out
+    with shapes.session():  # each SLO shape's PromQL printed once for the whole spec
+        return [_service_file(service, spec, rules_format) for service in spec.services]
+
+
+def _service_file(service: Service, spec: Spec, rules_format: str) -> Artifact:
+    groups = [group for stage, build in stage_builders().items() for group in _groups(service, stage, spec, build)]
+    if rules_format == c.RULES_FORMAT_OPERATOR:
+        doc: dict[str, Any] = prometheus_rule(service, spec, groups)
+        path = c.operator_rule_file(service.name)
+    elif rules_format == c.RULES_FORMAT_VMRULE:
+        doc, path = vm_rule(service, spec, groups), c.vmrule_file(service.name)
+    else:
+        doc, path = {"groups": groups}, c.rule_file(service.name)
+    return Artifact(path, yaml_text(doc, source=spec.source), doc)
 
 
 def stage_builders() -> dict[str, Callable[[SLO, Spec], list[Rule]]]:
@@ -126,15 +128,68 @@ def _groups(service: Service, stage: str, spec: Spec, build: Callable[[SLO, Spec
             for i, rules in enumerate(chunks) if rules]
 
 
-def record(name: str, expr: Expr, slo: SLO, extra: dict[str, str] | None = None) -> Rule:
-    """A recording rule carrying the SLO's label set."""
-    return {"record": name, "expr": render(expr), "labels": {**q.rule_labels(slo), **(extra or {})}}
+def record(name: str, expr: Expr | str, slo: SLO, extra: dict[str, str] | None = None) -> Rule:
+    """A recording rule carrying the SLO's label set (`expr` a tree, or its text from `shapes.text`)."""
+    return {"record": name, "expr": expr if isinstance(expr, str) else render(expr),
+            "labels": {**q.rule_labels(slo), **(extra or {})}}
+
+
+# The expressions of the stages below, each a function of (slo, spec, *hashable args) so that
+# shapes.text prints it once per SLO shape.
+
+def _raw_ratio(slo: SLO, spec: Spec, window: str) -> Expr:
+    return q.raw_ratio_expr(slo, window)
+
+
+def _events(slo: SLO, spec: Spec, window: str) -> Expr:
+    return q.events_expr(slo, window)
+
+
+def _errors(slo: SLO, spec: Spec, window: str) -> Expr:
+    return q.errors_expr(slo, window)
+
+
+def _burn_1h(slo: SLO, spec: Spec) -> Expr:
+    return q.series(c.error_ratio("1h"), slo) / slo.error_budget
+
+
+def _budget_remaining(slo: SLO, spec: Spec) -> Expr:
+    return 1 - Paren(q.hour_ratio(slo, slo.window)) / slo.error_budget
+
+
+def _coverage(slo: SLO, spec: Spec) -> Expr:
+    return q.hour_coverage(slo, slo.window)
+
+
+def _hour_ratio(slo: SLO, spec: Spec, window: str) -> Expr:
+    return q.hour_ratio(slo, window)
+
+
+def _period_ratio(slo: SLO, spec: Spec) -> Expr:
+    return Paren(1 - q.series(c.BUDGET_REMAINING, slo)) * slo.error_budget
+
+
+def _period_burn(slo: SLO, spec: Spec) -> Expr:
+    return 1 - q.series(c.BUDGET_REMAINING, slo)
+
+
+def _exhaustion(slo: SLO, spec: Spec) -> Expr:
+    remaining = q.series(c.BUDGET_REMAINING, slo)
+    burn_1h = q.series(c.BURN_RATE_1H, slo)
+    # Exhausted (R ≤ 0) is 0 days whatever the burn; a zero burn with budget left is "never": absent.
+    return or_(clamp_min(remaining, 0) * slo.window_days / Paren(binary(">", burn_1h, 0)),
+               0 * Paren(binary("<=", remaining, 0)))
+
+
+def _state(slo: SLO, spec: Spec) -> Expr:
+    return state_expr(q.series(c.BUDGET_REMAINING, slo), spec.policy)
 
 
 def sli_rules(slo: SLO, spec: Spec) -> list[Rule]:
     """The raw-counter windows' error ratios (0 on no traffic, absent with no total series), then
     the alert on a missing total series (it reads raw series too)."""
-    ratios = [record(c.error_ratio(w), q.raw_ratio_expr(slo, w), slo) for w in windows.raw_windows(slo.windows)]
+    ratios = [record(c.error_ratio(w), shapes.text(_raw_ratio, slo, spec, w), slo)
+              for w in windows.raw_windows(slo.windows)]
     return [*ratios, *alerts.absent_alert(slo, spec)]
 
 
@@ -142,8 +197,8 @@ def tile_rules(slo: SLO, spec: Spec) -> list[Rule]:
     """The short tiles, then the SLO's constants (they read nothing, so any group may hold them)."""
     info = {"objective": number_text(slo.objective * 100), "window": slo.window, "sli": slo.sli_kind}
     return [
-        record(c.EVENTS_TILE, q.events_expr(slo, c.SHORT_TILE), slo),
-        record(c.ERRORS_TILE, q.errors_expr(slo, c.SHORT_TILE), slo),
+        record(c.EVENTS_TILE, shapes.text(_events, slo, spec, c.SHORT_TILE), slo),
+        record(c.ERRORS_TILE, shapes.text(_errors, slo, spec, c.SHORT_TILE), slo),
         record(c.OBJECTIVE, vector(slo.objective), slo),
         record(c.ERROR_BUDGET, vector(slo.error_budget), slo),
         record(c.PERIOD_DAYS, vector(slo.window_days), slo),
@@ -153,13 +208,13 @@ def tile_rules(slo: SLO, spec: Spec) -> list[Rule]:
 
 def hour_rules(slo: SLO, spec: Spec) -> list[Rule]:
     """The hour tiles: 1h events and errors rates, recorded every 30m."""
-    return [record(c.EVENTS_HOUR, q.events_expr(slo, c.HOUR_TILE), slo),
-            record(c.ERRORS_HOUR, q.errors_expr(slo, c.HOUR_TILE), slo)]
+    return [record(c.EVENTS_HOUR, shapes.text(_events, slo, spec, c.HOUR_TILE), slo),
+            record(c.ERRORS_HOUR, shapes.text(_errors, slo, spec, c.HOUR_TILE), slo)]
 
 
 def alert_rules(slo: SLO, spec: Spec) -> list[Rule]:
     """The 1h burn rate (dashboards and the gate read it), then the page alert."""
-    burn = record(c.BURN_RATE_1H, q.series(c.error_ratio("1h"), slo) / slo.error_budget, slo)
+    burn = record(c.BURN_RATE_1H, shapes.text(_burn_1h, slo, spec), slo)
     return [burn, *alerts.burn_rate_alerts(slo, spec, c.SEVERITY_PAGE)]
 
 
@@ -168,25 +223,20 @@ def budget_rules(slo: SLO, spec: Spec) -> list[Rule]:
     ticket alert (it reads the short tiles, not this group: every 2m is one minute more at most on
     windows of hours and days, and halves the alerts' largest reads)."""
     return [
-        record(c.BUDGET_REMAINING, 1 - Paren(q.hour_ratio(slo, slo.window)) / slo.error_budget, slo),
-        record(c.PERIOD_COVERAGE, q.hour_coverage(slo, slo.window), slo),
-        record(c.error_ratio("7d"), q.hour_ratio(slo, "7d"), slo),
+        record(c.BUDGET_REMAINING, shapes.text(_budget_remaining, slo, spec), slo),
+        record(c.PERIOD_COVERAGE, shapes.text(_coverage, slo, spec), slo),
+        record(c.error_ratio("7d"), shapes.text(_hour_ratio, slo, spec, "7d"), slo),
         *alerts.burn_rate_alerts(slo, spec, c.SEVERITY_TICKET),
     ]
 
 
 def state_rules(slo: SLO, spec: Spec) -> list[Rule]:
     """What follows from budget remaining R: period ratio and burn rate, days left, state, policy alerts."""
-    remaining = q.series(c.BUDGET_REMAINING, slo)
-    burn_1h = q.series(c.BURN_RATE_1H, slo)
-    # Exhausted (R ≤ 0) is 0 days whatever the burn; a zero burn with budget left is "never": absent.
-    exhaustion = or_(clamp_min(remaining, 0) * slo.window_days / Paren(binary(">", burn_1h, 0)),
-                     0 * Paren(binary("<=", remaining, 0)))
     return [
-        record(c.ERROR_RATIO_PERIOD, Paren(1 - remaining) * slo.error_budget, slo),
-        record(c.BURN_RATE_PERIOD, 1 - remaining, slo),
-        record(c.DAYS_TO_EXHAUSTION, exhaustion, slo),
-        record(c.STATE, state_expr(remaining, spec.policy), slo),
+        record(c.ERROR_RATIO_PERIOD, shapes.text(_period_ratio, slo, spec), slo),
+        record(c.BURN_RATE_PERIOD, shapes.text(_period_burn, slo, spec), slo),
+        record(c.DAYS_TO_EXHAUSTION, shapes.text(_exhaustion, slo, spec), slo),
+        record(c.STATE, shapes.text(_state, slo, spec), slo),
         *alerts.policy_alerts(slo, spec),
     ]
 

@@ -1,0 +1,180 @@
+"""PromQL text printed once per SLO shape: SLOs that differ only in names and selector values share it.
+
+Most SLOs of a large spec differ from many others only in their service and SLO names and in the
+values of their SLI's matchers (and an `expr` SLI's text). `text(build, slo, spec, ...)` prints
+`build`'s expression for a *template* of the SLO, where each of those strings is a token, once per
+shape, and fills the real strings into the printed text.
+
+Why filling is exact: the printer writes a matcher value only as `quote(value)`, and nothing else it
+prints or decides (brackets, spacing) reads the value; it writes an `expr` SLI's text (a `Raw` node,
+never atomic) only verbatim, bracketed by a rule that reads the node's kind alone. So the template's
+text is the real text with `quote(token)` where the real one has `quote(value)`, and the token (with
+its window, for `expr` text: `user_expr` substitutes `$window` inside the token too) where the real
+text has the user's text for that window. Tokens are Unicode private-use characters; an SLO whose
+strings hold one is printed directly. Everything else a builder reads of the SLO is part of the
+shape's key, and the template keeps the rest at the real SLO's values of the shape's first SLO, so a
+builder that read them would be caught by tests/test_shapes.py (every SLO of every test spec,
+printed both ways).
+
+The cache lives for one `session()` (a `rules.generate` call): outside one, `text` prints directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from slogen.model import (
+    SLO,
+    WINDOW_PLACEHOLDER,
+    ExprRatioSLI,
+    ExprSLI,
+    GaugeSLI,
+    LatencySLI,
+    Matcher,
+    RatioSLI,
+    Spec,
+)
+from slogen.promql import Expr, Selector, parse_selector, quote, render
+from slogen.promql.ast import Layout
+
+OPEN, CLOSE = "\ue000", "\ue001"
+_TOKEN = re.compile(f'"{OPEN}(\\d+){CLOSE}"|{OPEN}(\\d+):([^{CLOSE}]*){CLOSE}')
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """One SLO's template (its strings tokenized) and the strings the tokens stand for."""
+
+    key: int
+    template: SLO
+    values: tuple[str, ...]
+
+    def fill(self, text: str) -> str:
+        """`text` printed for the template, with each token's real string in its place."""
+        values = self.values
+
+        def real(match: re.Match[str]) -> str:
+            quoted, raw, window = match.groups()
+            if quoted is not None:
+                return quote(values[int(quoted)])
+            return values[int(raw)].strip().replace(WINDOW_PLACEHOLDER, window)
+
+        return _TOKEN.sub(real, text)
+
+
+class _Tokens:
+    def __init__(self) -> None:
+        self.values: list[str] = []
+
+    def quoted(self, value: str) -> str:
+        self.values.append(value)
+        return f"{OPEN}{len(self.values) - 1}{CLOSE}"
+
+    def raw(self, text: str) -> str:
+        self.values.append(text)
+        return f"{OPEN}{len(self.values) - 1}:{WINDOW_PLACEHOLDER}{CLOSE}"
+
+    def matchers(self, matchers: tuple[Matcher, ...]) -> tuple[Matcher, ...]:
+        return tuple(Matcher(m.name, m.op, self.quoted(m.value)) for m in matchers)
+
+    def selector_text(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        node = parse_selector(text)
+        return render(Selector(node.metric, self.matchers(node.matchers)))
+
+    def expr_text(self, text: str | None) -> str | None:
+        return None if text is None else self.raw(text)
+
+
+def _template_sli(sli: Any, tokens: _Tokens) -> Any:
+    if isinstance(sli, RatioSLI):
+        total = tokens.selector_text(sli.total)
+        assert total is not None
+        return RatioSLI(total, tokens.selector_text(sli.errors), tokens.selector_text(sli.good))
+    if isinstance(sli, LatencySLI):
+        return dataclasses.replace(sli, selector=tokens.matchers(sli.selector))
+    if isinstance(sli, GaugeSLI):
+        return dataclasses.replace(sli, selector=tokens.matchers(sli.selector))
+    if isinstance(sli, ExprSLI):
+        total = tokens.expr_text(sli.total)
+        assert total is not None
+        return ExprSLI(total, tokens.expr_text(sli.errors), tokens.expr_text(sli.good))
+    if isinstance(sli, ExprRatioSLI):
+        ratio = tokens.expr_text(sli.ratio)
+        assert ratio is not None
+        return ExprRatioSLI(ratio)
+    return None
+
+
+def _names(slo: SLO) -> tuple[str, ...]:
+    """The strings of the shape's key that the printer may write: metric, label and grouping names."""
+    sli = slo.sli
+    names = list(slo.group_by)
+    if isinstance(sli, LatencySLI | GaugeSLI):
+        names += [sli.metric, *(m.name for m in sli.selector)]
+    elif isinstance(sli, RatioSLI):  # the selectors' whole text
+        names += [t for t in (sli.total, sli.errors, sli.good) if t is not None]
+    return tuple(names)
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.shapes: dict[int, tuple[SLO, Shape | None]] = {}
+        self.keys: dict[tuple[Any, ...], tuple[int, SLO]] = {}
+        self.texts: dict[tuple[Any, ...], str] = {}
+
+    def shape(self, slo: SLO) -> Shape | None:
+        entry = self.shapes.get(id(slo))
+        if entry is not None and entry[0] is slo:
+            return entry[1]
+        shape = self._shape(slo)
+        self.shapes[id(slo)] = (slo, shape)  # holding the SLO keeps its id unique while cached
+        return shape
+
+    def _shape(self, slo: SLO) -> Shape | None:
+        tokens = _Tokens()
+        service, name = tokens.quoted(slo.service), tokens.quoted(slo.name)
+        sli = _template_sli(slo.sli, tokens)
+        if sli is None or any(OPEN in v or CLOSE in v for v in (*tokens.values, *_names(slo))):
+            return None  # a token character of its own: filling could not tell it from a token
+        # Everything the expression builders read of an SLO besides the tokenized strings.
+        key = (sli, slo.objective, slo.window, slo.windows, slo.group_by, slo.alerting.min_events)
+        known = self.keys.get(key)
+        if known is None:
+            template = dataclasses.replace(slo, service=service, name=name, sli=sli)
+            known = self.keys[key] = (len(self.keys), template)
+        return Shape(known[0], known[1], tuple(tokens.values))
+
+
+_ACTIVE: ContextVar[_Cache | None] = ContextVar("slogen_shapes", default=None)
+
+
+@contextmanager
+def session() -> Iterator[None]:
+    """Within: `text` prints each shape's expressions once (for one spec: the spec is not in the key)."""
+    token = _ACTIVE.set(_Cache())
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def text(build: Callable[..., Expr], slo: SLO, spec: Spec, *args: Any, layout: Layout = "line") -> str:
+    """`render(build(slo, spec, *args), layout)`, printed once per shape within a session.
+
+    `args` must be hashable and, with `spec` and the shape, determine the expression."""
+    cache = _ACTIVE.get()
+    shape = cache.shape(slo) if cache is not None else None
+    if cache is None or shape is None:
+        return render(build(slo, spec, *args), layout)
+    key = (build, shape.key, args, layout)
+    template = cache.texts.get(key)
+    if template is None:
+        template = cache.texts[key] = render(build(shape.template, spec, *args), layout)
+    return shape.fill(template)
