@@ -9,6 +9,7 @@ exhausted; they wait 15m so a value hovering at the threshold does not flap.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,9 +26,14 @@ POLICY_FOR = "15m"
 def dashboard_link(slo: SLO, spec: Spec) -> str:
     """The Grafana dashboard showing `slo`, with its service and SLO variables preselected."""
     gr = spec.grafana
-    uid = c.service_dashboard_uid(gr.dashboard_uid, slo.service) if gr.per_service else gr.dashboard_uid
-    query = urlencode({f"var-{c.LABEL_SERVICE}": slo.service, f"var-{c.LABEL_SLO}": slo.name})
-    return f"{c.dashboard_url(gr.url, uid)}?{query}"
+    return _dashboard_link(gr.url, gr.dashboard_uid, gr.per_service, slo.service, slo.name)
+
+
+@functools.lru_cache(maxsize=1 << 10)  # each SLO's alerts ask five times in a row
+def _dashboard_link(url: str, dashboard_uid: str, per_service: bool, service: str, name: str) -> str:
+    uid = c.service_dashboard_uid(dashboard_uid, service) if per_service else dashboard_uid
+    query = urlencode({f"var-{c.LABEL_SERVICE}": service, f"var-{c.LABEL_SLO}": name})
+    return f"{c.dashboard_url(url, uid)}?{query}"
 
 
 def override_of(slo: SLO, severity: str) -> AlertOverride:

@@ -35,15 +35,32 @@ from slogen.model import (
     ExprSLI,
     GaugeSLI,
     LatencySLI,
-    Matcher,
     RatioSLI,
     Spec,
 )
-from slogen.promql import Expr, Selector, parse_selector, quote, render
+from slogen.promql import Expr, Matcher, Selector, parse_selector, quote, render
 from slogen.promql.ast import Layout
 
 OPEN, CLOSE = "\ue000", "\ue001"
 _TOKEN = re.compile(f'"{OPEN}(\\d+){CLOSE}"|{OPEN}(\\d+):([^{CLOSE}]*){CLOSE}')
+
+
+Template = tuple[str | tuple[int, str | None], ...]  # literal text, or (token, window: None if quoted)
+
+
+def compile_template(text: str) -> Template:
+    """`text` cut at its tokens: literals, and (token index, window) where a token stands."""
+    parts: list[str | tuple[int, str | None]] = []
+    at = 0
+    for match in _TOKEN.finditer(text):
+        if match.start() > at:
+            parts.append(text[at:match.start()])
+        quoted, raw, window = match.groups()
+        parts.append((int(quoted), None) if quoted is not None else (int(raw), window))
+        at = match.end()
+    if at < len(text):
+        parts.append(text[at:])
+    return tuple(parts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,18 +70,27 @@ class Shape:
     key: int
     template: SLO
     values: tuple[str, ...]
+    pieces: dict[tuple[int, str | None], str] = dataclasses.field(default_factory=dict, compare=False)
 
-    def fill(self, text: str) -> str:
-        """`text` printed for the template, with each token's real string in its place."""
-        values = self.values
+    def fill(self, template: Template) -> str:
+        """The text printed for the template SLO, with each token's real string in its place."""
+        pieces = self.pieces
+        out = []
+        for part in template:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            piece = pieces.get(part)
+            if piece is None:
+                piece = pieces[part] = self._piece(*part)
+            out.append(piece)
+        return "".join(out)
 
-        def real(match: re.Match[str]) -> str:
-            quoted, raw, window = match.groups()
-            if quoted is not None:
-                return quote(values[int(quoted)])
-            return values[int(raw)].strip().replace(WINDOW_PLACEHOLDER, window)
-
-        return _TOKEN.sub(real, text)
+    def _piece(self, index: int, window: str | None) -> str:
+        value = self.values[index]
+        if window is None:  # a matcher value: the printer writes quote(value)
+            return quote(value)
+        return value.strip().replace(WINDOW_PLACEHOLDER, window)  # as user_expr does
 
 
 class _Tokens:
@@ -127,7 +153,7 @@ class _Cache:
     def __init__(self) -> None:
         self.shapes: dict[int, tuple[SLO, Shape | None]] = {}
         self.keys: dict[tuple[Any, ...], tuple[int, SLO]] = {}
-        self.texts: dict[tuple[Any, ...], str] = {}
+        self.texts: dict[tuple[Any, ...], Template] = {}
 
     def shape(self, slo: SLO) -> Shape | None:
         entry = self.shapes.get(id(slo))
@@ -176,5 +202,5 @@ def text(build: Callable[..., Expr], slo: SLO, spec: Spec, *args: Any, layout: L
     key = (build, shape.key, args, layout)
     template = cache.texts.get(key)
     if template is None:
-        template = cache.texts[key] = render(build(shape.template, spec, *args), layout)
+        template = cache.texts[key] = compile_template(render(build(shape.template, spec, *args), layout))
     return shape.fill(template)
