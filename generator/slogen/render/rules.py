@@ -149,6 +149,21 @@ def _errors(slo: SLO, spec: Spec, window: str) -> Expr:
     return q.errors_expr(slo, window)
 
 
+def _objective(slo: SLO, spec: Spec) -> Expr:
+    return vector(slo.objective)
+
+
+def _error_budget(slo: SLO, spec: Spec) -> Expr:
+    return vector(slo.error_budget)
+
+
+def _period_days(slo: SLO, spec: Spec) -> Expr:
+    return vector(slo.window_days)
+
+
+ONE = render(vector(1))
+
+
 def _burn_1h(slo: SLO, spec: Spec) -> Expr:
     return q.series(c.error_ratio("1h"), slo) / slo.error_budget
 
@@ -199,10 +214,10 @@ def tile_rules(slo: SLO, spec: Spec) -> list[Rule]:
     return [
         record(c.EVENTS_TILE, shapes.text(_events, slo, spec, c.SHORT_TILE), slo),
         record(c.ERRORS_TILE, shapes.text(_errors, slo, spec, c.SHORT_TILE), slo),
-        record(c.OBJECTIVE, vector(slo.objective), slo),
-        record(c.ERROR_BUDGET, vector(slo.error_budget), slo),
-        record(c.PERIOD_DAYS, vector(slo.window_days), slo),
-        record(c.SLO_INFO, vector(1), slo, info),
+        record(c.OBJECTIVE, shapes.text(_objective, slo, spec), slo),
+        record(c.ERROR_BUDGET, shapes.text(_error_budget, slo, spec), slo),
+        record(c.PERIOD_DAYS, shapes.text(_period_days, slo, spec), slo),
+        record(c.SLO_INFO, ONE, slo, info),
     ]
 
 

@@ -138,6 +138,22 @@ def _template_sli(sli: Any, tokens: _Tokens) -> Any:
     return None
 
 
+class _Same:
+    """A key part equal only to itself: SLOs of one period share one rows tuple, and hashing its
+    Fractions for every SLO would cost more than a miss on an equal copy."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value  # held, so its id stays unique while the key exists
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.value is self.value
+
+
 def _names(slo: SLO) -> tuple[str, ...]:
     """The strings of the shape's key that the printer may write: metric, label and grouping names."""
     sli = slo.sli
@@ -170,7 +186,7 @@ class _Cache:
         if sli is None or any(OPEN in v or CLOSE in v for v in (*tokens.values, *_names(slo))):
             return None  # a token character of its own: filling could not tell it from a token
         # Everything the expression builders read of an SLO besides the tokenized strings.
-        key = (sli, slo.objective, slo.window, slo.windows, slo.group_by, slo.alerting.min_events)
+        key = (sli, slo.objective, slo.window, _Same(slo.windows), slo.group_by, slo.alerting.min_events)
         known = self.keys.get(key)
         if known is None:
             template = dataclasses.replace(slo, service=service, name=name, sli=sli)
