@@ -387,7 +387,8 @@ def _check_group_by(slo: dict[str, Any], service: dict[str, Any], where: tuple[A
     group_by = slo.get("group_by")
     if not isinstance(group_by, list):
         return
-    fixed = {**(service.get("labels") or {}), **(slo.get("labels") or {})}
+    fixed = {label for labels in (service.get("labels"), slo.get("labels")) if isinstance(labels, dict)
+             for label in labels}  # other types: the schema reports them
     for i, label in enumerate(group_by):
         if not isinstance(label, str):
             continue
