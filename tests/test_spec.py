@@ -208,3 +208,10 @@ def test_an_alert_that_can_never_fire_is_a_warning() -> None:
     assert warnings(spec) == [
         "api/availability: the page alert over 1h/5m can never fire: burning 43.2x a 5.000% budget needs an "
         "error ratio of 216%; raise the objective or shorten the window"]
+
+
+def test_wrongly_typed_labels_beside_group_by_are_a_problem_not_a_crash() -> None:
+    # Found by test_fuzz: `labels: 1` on the service made the group_by check raise TypeError.
+    text = VALID.replace("labels: {team: core}", "labels: 1").replace(
+        "        sli:", "        group_by: [route]\n        sli:")
+    assert problems(text) == ["s.yaml:4:13: $.services[0].labels: expected a mapping, got a number"]

@@ -61,3 +61,16 @@ def test_a_stream_that_cannot_encode_the_rule_gets_dashes() -> None:
     latin1 = io.TextIOWrapper(io.BytesIO(), encoding="latin-1")
     assert rule_for(latin1) == ASCII_RULE and rule_for(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")) == RULE
     assert table(("a",), [("x",)], rule=ASCII_RULE).splitlines()[1] == " -"
+
+
+def test_plain_rows_are_padded_as_coloured_ones_are() -> None:
+    # Without colour the rows take a faster path (one format string); both must lay out alike.
+    headers = ("a", "bb", "c")
+    rows = [("x{}", "1", "wide {0} cell"), ("longer", "22222", "z"), ("", "", "")]
+    for right in (frozenset(), frozenset({1}), frozenset({0, 2})):
+        plain = table(headers, rows, right=right)
+        styled = table(headers, rows, right=right, colour=True, styles=[None] * len(rows))
+        assert plain == styled
+        assert plain.splitlines()[3] == " " + "  ".join(
+            (c.rjust(w) if i in right else c if i == 2 and i not in right else c.ljust(w))
+            for i, (c, w) in enumerate(zip(rows[1], (6, 5, 13), strict=True)))

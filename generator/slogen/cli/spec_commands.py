@@ -10,9 +10,6 @@ import click
 from slogen.cli.common import beside_spec, handle_errors, load_spec, spec_option
 from slogen.conventions import RULES_FORMAT_PROMETHEUS, RULES_FORMATS
 from slogen.errors import StaleError
-from slogen.render import render as render_bundle
-from slogen.services import render_cache
-from slogen.services.writer import check_tree, spec_key, write_file, write_tree
 from slogen.spec.lint import warnings
 from slogen.spec.schema import schema_text
 
@@ -46,6 +43,12 @@ def validate(spec_path: str) -> None:
 @handle_errors
 def render(spec_path: str, out_dir: str, check: bool, rules_format: str) -> None:
     """Render rules/, dashboards/ and provisioning/ from the spec (exit 1 if invalid or, with --check, stale)."""
+    # Imported here, not at the top: `validate` and `schema` share this module and need none of
+    # the renderers (their imports are a large part of a cold validate).
+    from slogen.render import render as render_bundle
+    from slogen.services import render_cache
+    from slogen.services.writer import check_tree, spec_key, write_tree
+
     spec = load_spec(spec_path)
     out_dir = beside_spec(spec_path, out_dir, ".")
     root = Path(out_dir)
@@ -88,6 +91,8 @@ def schema(spec_path: str, out_file: str | None) -> None:
     if out_file is None:
         click.echo(schema_text(), nl=False)
         return
+    from slogen.services.writer import write_file
+
     write_file(out_file, schema_text())
     click.echo(f"wrote {out_file}", err=True)
 

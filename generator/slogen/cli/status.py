@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from slogen import conventions as c
+from slogen import gcpause
 from slogen.cli.common import HttpUrl, beside_spec, handle_errors, load_spec, spec_option
 from slogen.cli.notices import retry_notice
 from slogen.clients.prometheus import DEFAULT_TIMEOUT, DEFAULT_URL
@@ -166,10 +167,10 @@ def status(spec_path: str, service: str | None, slo_name: str | None, groups: tu
 
     colour = colour_enabled(sys.stdout)
     if not watch:
-        if as_json:
-            click.echo(documents.dumps(documents.status_document(once())))
-        else:
-            click.echo(_render(once(), colour), nl=False, color=colour)
+        snapshot = once()
+        with gcpause.paused():  # one row or JSON object per SLO: acyclic (gcpause.py)
+            text = documents.dumps(documents.status_document(snapshot)) + "\n" if as_json else _render(snapshot, colour)
+        click.echo(text, nl=False, color=None if as_json else colour)
         return
     redraw = sys.stdout.isatty() and not as_json  # a terminal: redraw in place; pipes and logs get a history
     try:

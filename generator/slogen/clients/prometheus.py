@@ -14,6 +14,7 @@ Anything else is a malformed answer, never a value. `warnings` in an answer are 
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -226,7 +227,7 @@ def _parse_body(base_url: str, response: requests.Response, expr: str) -> QueryR
     kind, result = (data.get("resultType"), data.get("result")) if isinstance(data, dict) else (None, None)
     try:
         if kind == "vector" and isinstance(result, list):
-            return QueryResult([_sample(item) for item in result], warnings)
+            return QueryResult(_vector(result), warnings)
         if kind == "scalar" and isinstance(result, list):
             return QueryResult([_pair({}, result)], warnings)
     except (KeyError, TypeError, ValueError, AttributeError):
@@ -252,11 +253,25 @@ def _snippet(text: str, limit: int = 300) -> str:
     return " ".join(text[: limit * 4].split())[:limit]
 
 
-def _sample(item: dict[str, Any]) -> Sample:
-    labels = item["metric"]
-    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
-        raise TypeError("metric is not an object of strings")
-    return _pair(labels, item["value"])
+def _vector(result: list[Any]) -> list[Sample]:
+    """The samples of an instant vector, each checked strictly (a metric object of strings, a
+    [time, "value"] pair): one loop without a call per item, as 10,000 SLOs answer 20,000 items."""
+    out: list[Sample] = []
+    append, fullmatch, finite, strings = out.append, _FLOAT.fullmatch, math.isfinite, itertools.repeat(str)
+    for item in result:
+        labels = item["metric"]
+        if not isinstance(labels, dict) or not all(map(isinstance, labels.values(), strings)):
+            raise TypeError("metric is not an object of strings")
+        pair = item["value"]
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise TypeError("value is not a [time, value] pair")
+        timestamp, value = pair
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int | float) or not finite(timestamp):
+            raise TypeError("the timestamp is not a number")
+        if not isinstance(value, str) or not fullmatch(value):
+            raise ValueError("the value is not a float string")
+        append(Sample(labels, float(value), float(timestamp)))
+    return out
 
 
 def _pair(labels: dict[str, str], pair: Any) -> Sample:

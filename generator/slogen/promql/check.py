@@ -153,6 +153,7 @@ def _check_node(node: Any) -> None:
                                 "--enable-feature=promql-experimental-functions")
 
 
+@lru_cache(maxsize=1 << 12)  # pure; a spec repeats a few regexes (code=~"5..") thousands of times
 def check_regex(value: str, label: str) -> None:
     """Raise PromQLSyntaxError unless `value` is an RE2 regular expression (Prometheus' engine)."""
     if "\\C" in value.replace("\\\\", ""):

@@ -56,5 +56,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: froze
         return " " + "  ".join(out)
 
     lines = [line(headers), " " + rule * (sum(widths) + 2 * last)]  # as wide as the widest row
-    lines += [line(row, styles[n] if n < len(styles) else None) for n, row in enumerate(rows)]
+    if colour:
+        lines += [line(row, styles[n] if n < len(styles) else None) for n, row in enumerate(rows)]
+    else:  # the same padding as `line`, by one format string per row
+        layout = " " + "  ".join(f"{{:>{width}}}" if i in right else "{}" if i == last else f"{{:<{width}}}"
+                                 for i, width in enumerate(widths))
+        lines += [layout.format(*row) for row in rows]
     return "\n".join(lines)

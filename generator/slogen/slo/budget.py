@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from slogen import conventions as c
 from slogen.errors import SlogenError
-from slogen.model import SLO, Policy, Spec
+from slogen.model import SLO, Policy, Spec, period_days
 
 STATE_ORDER = (*c.STATES, c.UNKNOWN)  # best first; UNKNOWN is worst: the gate cannot decide
 _RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
@@ -62,8 +62,13 @@ def state_for(remaining: float | None, policy: Policy) -> str:
     if remaining == -math.inf:
         return c.EXHAUSTED
     percent = round(remaining * 100, _PERCENT_DIGITS)
-    under = sum(1 for _, op, bound in thresholds(policy) if (percent <= bound if op == "<=" else percent < bound))
+    under = sum(1 for _, op, bound in _thresholds(policy) if (percent <= bound if op == "<=" else percent < bound))
     return c.STATES[under]
+
+
+@cache  # asked once per SLO of a status read; a spec has one policy
+def _thresholds(policy: Policy) -> tuple[tuple[str, str, float], ...]:
+    return thresholds(policy)
 
 
 def days_to_exhaustion(remaining: float | None, window_days: float, burn_rate_1h: float | None) -> float | None:
@@ -206,11 +211,12 @@ def budget_of(slo: SLO, values: dict[str, float], policy: Policy, implausible: s
     remaining = None if state == c.UNKNOWN else values["remaining"]
     burn = _finite_or(values.get("burn_1h"), None)
     objective, error_budget = _as_floats(slo.objective)
+    window_days = _window_days(slo.window)
     return SLOBudget(
-        service=slo.service, slo=slo.name, objective=objective, window=slo.window, window_days=float(slo.window_days),
+        service=slo.service, slo=slo.name, objective=objective, window=slo.window, window_days=window_days,
         error_ratio=None if remaining is None else _finite_or((1 - remaining) * error_budget, None),
         remaining=remaining, burn_rate_1h=burn,
-        days_to_exhaustion=days_to_exhaustion(remaining, float(slo.window_days), burn),
+        days_to_exhaustion=days_to_exhaustion(remaining, window_days, burn),
         state=state, implausible=implausible, coverage=_coverage(values.get("coverage")), group=group,
     )
 
@@ -226,6 +232,11 @@ def _coverage(value: float | None) -> float | None:
 def _as_floats(objective: Fraction) -> tuple[float, float]:
     # Fraction arithmetic is slow next to floats, and many SLOs share a handful of objectives.
     return float(objective), float(1 - objective)
+
+
+@cache  # a spec has a handful of periods
+def _window_days(window: str) -> float:
+    return float(period_days(window))
 
 
 def _worst_first(b: SLOBudget) -> tuple[int, float]:

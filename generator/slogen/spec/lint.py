@@ -16,13 +16,21 @@ _OPERATOR_PREFIXES = ('=~"', '!~"', '!="', '="')
 def warnings(spec: Spec) -> list[str]:
     """Human-readable warnings, one per finding, in spec order."""
     out = []
+    # The rows that have a finding, per (rows, period, objective). Keyed on the identity of the rows
+    # and the objective: SLOs share those objects (load.py builds each distinct objective once,
+    # windows_for one tuple per period), and hashing their Fractions for every SLO and row cost
+    # more than the lint itself. The entry holds both, so the ids stay theirs.
+    flagged_by: dict[tuple[int, str, int], tuple[object, object, tuple[BurnWindow, ...]]] = {}
     for slo in spec.slos:
         out += _promql_notes(slo)
         out += _group_notes(slo)
-        for row in slo.windows:
-            never, early = _row_findings(row, slo.window, slo.objective)
-            if not never and not early:
-                continue
+        rows = slo.windows
+        key = (id(rows), slo.window, id(slo.objective))
+        entry = flagged_by.get(key)
+        if entry is None:
+            entry = flagged_by[key] = (rows, slo.objective, tuple(
+                row for row in rows if any(_row_findings(row, slo.window, slo.objective))))
+        for row in entry[2]:
             threshold = row.factor(slo.window) * slo.error_budget
             if threshold >= 1:
                 out.append(

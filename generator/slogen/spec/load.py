@@ -317,6 +317,18 @@ def semantic_problems(located: Located, known: KnownPromQL | None = None) -> lis
     if isinstance(default_window, str) and (why := windows.period_problem(default_window)):
         at(("defaults", "window"), why)
     rows = _custom_rows(defaults, at)
+    # Per (rows, period), keyed on the rows' identity: every SLO shares the spec's rows or the
+    # period's default tuple, and hashing a tuple of rows hashes their Fractions, which for
+    # 10,000 SLOs cost more than the check. The entry holds the rows, so the id stays theirs.
+    by_rows: dict[tuple[int, str], tuple[tuple[windows.BurnWindow, ...], tuple[str, ...]]] = {}
+
+    def rows_problems(chosen: tuple[windows.BurnWindow, ...], window: str) -> tuple[str, ...]:
+        key = (id(chosen), window)
+        found = by_rows.get(key)
+        if found is None:
+            found = by_rows[key] = (chosen, _rows_problems(chosen, window))
+        return found[1]
+
     services = doc.get("services")
     if not isinstance(services, list):
         return out
@@ -353,7 +365,7 @@ def semantic_problems(located: Located, known: KnownPromQL | None = None) -> lis
             if "window" in slo and isinstance(window, str) and (why := _period_problem(window)):
                 at((*where, "window"), why)
             elif isinstance(window, str) and not _period_problem(window):
-                for message in _rows_problems(rows or windows.windows_for(window), window):
+                for message in rows_problems(rows or windows.windows_for(window), window):
                     at((*where, "window") if "window" in slo else ("defaults", "alert_windows"),
                        f"{name}/{slo_name}: {message}")
             _check_group_by(slo, service, where, at)
@@ -387,7 +399,8 @@ def _check_group_by(slo: dict[str, Any], service: dict[str, Any], where: tuple[A
     group_by = slo.get("group_by")
     if not isinstance(group_by, list):
         return
-    fixed = {**(service.get("labels") or {}), **(slo.get("labels") or {})}
+    fixed = {label for labels in (service.get("labels"), slo.get("labels")) if isinstance(labels, dict)
+             for label in labels}  # other types: the schema reports them
     for i, label in enumerate(group_by):
         if not isinstance(label, str):
             continue

@@ -139,6 +139,24 @@ class _CountingLoader(_Loader):  # type: ignore[misc]
         self.constructed = 0
         self.finite = False  # set while building: no NaN or infinity anywhere
         self.alias_free = False  # set by load_located: the text provably has no alias or merge key
+        self._resolved: dict[str, str] = {}  # plain scalar text → its implicit tag (resolve)
+        if not self.yaml_path_resolvers:
+            # The C composer calls these around every node; without path resolvers they do
+            # nothing, so C callables that do nothing (and take the same arguments) stand in.
+            nothing: dict[Any, Any] = {}
+            self.descend_resolver = nothing.get  # (parent, index) -> index, ignored
+            self.ascend_resolver = tuple  # () -> (), ignored
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        # The C composer asks this for every node. Without path resolvers (SafeLoader has none) a
+        # plain scalar's tag depends on its text alone, so each distinct text is resolved once:
+        # a large spec repeats its keys and many values thousands of times.
+        if kind is yaml.ScalarNode and implicit[0] and not self.yaml_path_resolvers:
+            tag = self._resolved.get(value)
+            if tag is None:
+                tag = self._resolved[value] = super().resolve(kind, value, implicit)
+            return tag
+        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         # Count before the constructor flattens merge keys (`<<`) into node.value.
@@ -208,12 +226,22 @@ class _CountingLoader(_Loader):  # type: ignore[misc]
             return [self._tree(child) for child in node.value]
         if kind is yaml.MappingNode and tag == _MAP_TAG:
             mapping: dict[Any, Any] = {}
+            tree, scalar = self._tree, yaml.ScalarNode
             for key_node, value_node in node.value:
-                if key_node.tag == MERGE_TAG:
+                # Text keys and values (most nodes) are taken here, without a call each.
+                if type(key_node) is scalar and key_node.tag == _STR_TAG:
+                    self.constructed += 1
+                    key = key_node.value
+                elif key_node.tag == MERGE_TAG:
                     raise _NotPlain
-                key = self._tree(key_node)
+                else:
+                    key = tree(key_node)
                 try:
-                    mapping[key] = self._tree(value_node)
+                    if type(value_node) is scalar and value_node.tag == _STR_TAG:
+                        self.constructed += 1
+                        mapping[key] = value_node.value
+                    else:
+                        mapping[key] = tree(value_node)
                 except TypeError:  # an unhashable key: PyYAML reports it
                     raise _NotPlain from None
             if len(mapping) < len(node.value) or not all(type(k) is str for k in mapping):
