@@ -305,3 +305,30 @@ services:
     assert plain.detect.seconds == pytest.approx(51.84)
     assert held.detect.seconds == pytest.approx(51.84 + 120)
     assert held.reset == plain.reset  # an alert resolves as soon as its condition is false
+
+
+def test_a_grouped_slo_says_its_figures_hold_per_group(tmp_path: Path) -> None:
+    spec_file = tmp_path / "slos.yaml"
+    spec_file.write_text("""\
+version: slogen/v1
+services:
+  - name: api
+    slos:
+      - name: plain
+        objective: 99.9
+        sli: {ratio: {errors: 'e_total', total: 't_total'}}
+      - name: routed
+        objective: 99.9
+        group_by: [route, method]
+        sli: {ratio: {errors: 'e_total', total: 't_total'}}
+""")
+    runner = CliRunner()
+    doc = json.loads(runner.invoke(main, ["explain", "-f", str(spec_file), "--json"]).output)
+    plain, routed = doc["slos"]
+    assert "group_by" not in plain  # only grouped SLOs carry the key, as in `status --json`
+    assert routed["group_by"] == ["route", "method"]
+    # Grouping changes no figure: each group is an SLO of its own with the same objective.
+    assert routed["conditions"] == plain["conditions"]
+    text = runner.invoke(main, ["explain", "-f", str(spec_file)]).output
+    assert "api/routed (each route, method on its own): 99.9% over 30d" in text
+    assert "api/plain: 99.9% over 30d" in text

@@ -53,7 +53,8 @@ def render_text(explained: tuple[ex.SLOExplanation, ...], rule: str) -> str:
     for e in explained:
         ten = next(s for s in ex.scenarios(e.error_budget) if s.name == ex.BURN_10X)
         ten_label = f"{float(ten.burn_rate):.3g}×"
-        head = (f"{e.service}/{e.slo}: {number_text(e.objective * 100)}% over {e.window}; error budget "
+        per_group = f" (each {', '.join(e.group_by)} on its own)" if e.group_by else ""
+        head = (f"{e.service}/{e.slo}{per_group}: {number_text(e.objective * 100)}% over {e.window}; error budget "
                 f"{number_text(e.error_budget * 100)}% = {e.budget_minutes:.4g} min of full outage")
         rows = []
         for r in e.conditions:

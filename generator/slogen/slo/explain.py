@@ -123,6 +123,7 @@ class SLOExplanation:
     conditions: tuple[Condition, ...]
     alerts: tuple[AlertExplanation, ...]
     disabled: tuple[str, ...]  # alerts the spec turns off
+    group_by: tuple[str, ...] = ()  # a grouped SLO: every figure holds for each group on its own
 
 
 def scenarios(error_budget: Fraction) -> tuple[Scenario, ...]:
@@ -296,7 +297,7 @@ def explain_slo(slo: SLO, spec: Spec) -> SLOExplanation:
         explained.append(_policy_alert(slo, spec, alert, stage))
     minutes = float(slo.error_budget) * _seconds(slo.window) / 60
     return SLOExplanation(slo.service, slo.name, slo.objective, slo.window, slo.error_budget, minutes,
-                          tuple(conditions), tuple(explained), tuple(disabled))
+                          tuple(conditions), tuple(explained), tuple(disabled), slo.group_by)
 
 
 def explain(spec: Spec, slos: tuple[SLO, ...]) -> tuple[SLOExplanation, ...]:
@@ -321,10 +322,15 @@ def _outcome_doc(o: Outcome) -> dict[str, object]:
             "reset": _timing_doc(o.reset)}
 
 
+def _grouping_doc(e: SLOExplanation) -> dict[str, object]:
+    # Only grouped SLOs carry the key, as in `status --json`.
+    return {"group_by": list(e.group_by)} if e.group_by else {}
+
+
 def document(explained: tuple[SLOExplanation, ...]) -> dict[str, object]:
     """The `--json` document; its schema is in docs/explain.md."""
     return {"schema": SCHEMA, "slos": [{
-        "service": e.service, "slo": e.slo, "objective": float(e.objective), "window": e.window,
+        "service": e.service, "slo": e.slo, **_grouping_doc(e), "objective": float(e.objective), "window": e.window,
         "error_budget": float(e.error_budget), "budget_minutes": e.budget_minutes,
         "disabled": list(e.disabled),
         "conditions": [{
