@@ -277,10 +277,17 @@ def test_status_table_and_colour(world: World) -> None:
     assert [s["service"] for s in narrowed["slos"]] == ["images"] and narrowed["state"] == "WARNING"
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    # A job started in the background by a non-interactive shell (`.ci/run &`) inherits SIGINT
+    # ignored, and Python keeps it so; a terminal's Ctrl-C reaches a process with the default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_status_watch_refreshes_until_ctrl_c(world: World) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "slogen", "status", "-f", str(world.spec), "--time",
                              str(world.end), "--json", "--watch", "--interval", "0.2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(world.url))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(world.url),
+                            preexec_fn=_ctrl_c_as_in_a_terminal)
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(3)]  # three refreshes, one JSON document each
