@@ -122,6 +122,15 @@ def vmrule_file(service: str) -> str:
     return f"rules/{service}.vmrule.yaml"
 
 
+def rule_path(service: str, rules_format: str = RULES_FORMAT_PROMETHEUS) -> str:
+    """Where a service's rule file goes in `rules_format` (one of RULES_FORMATS)."""
+    if rules_format == RULES_FORMAT_OPERATOR:
+        return operator_rule_file(service)
+    if rules_format == RULES_FORMAT_VMRULE:
+        return vmrule_file(service)
+    return rule_file(service)
+
+
 def prometheus_rule_name(service: str) -> str:
     """`metadata.name` of a service's PrometheusRule or VMRule object (a DNS subdomain: service names are)."""
     return f"{NAMESPACE}-{service}"

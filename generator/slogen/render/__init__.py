@@ -13,15 +13,6 @@ from slogen.render.artifact import Artifact, Bundle, bundle
 # Explicit, in one place: every artifact slogen produces comes from one of these.
 GENERATORS = (rules.generate, dashboards.generate, provisioning.generate)
 
-_RULE_FILES = {conventions.RULES_FORMAT_PROMETHEUS: conventions.rule_file,
-               conventions.RULES_FORMAT_OPERATOR: conventions.operator_rule_file,
-               conventions.RULES_FORMAT_VMRULE: conventions.vmrule_file}
-
-
-def rule_path(service: str, rules_format: str = conventions.RULES_FORMAT_PROMETHEUS) -> str:
-    """Where a service's rule file goes in `rules_format`."""
-    return _RULE_FILES[rules_format](service)
-
 
 def render(spec: Spec, rules_format: str = conventions.RULES_FORMAT_PROMETHEUS,
            reuse: Mapping[str, str] | None = None) -> Bundle:
@@ -42,5 +33,5 @@ def render(spec: Spec, rules_format: str = conventions.RULES_FORMAT_PROMETHEUS,
     with gcpause.paused():
         for generate in GENERATORS:
             artifacts.extend(rules.generate(fresh, rules_format) if generate is rules.generate else generate(spec))
-    artifacts.extend(Artifact(rule_path(name, rules_format), text) for name, text in reuse.items())
+    artifacts.extend(Artifact(conventions.rule_path(name, rules_format), text) for name, text in reuse.items())
     return bundle(artifacts)

@@ -62,14 +62,14 @@ def generate(spec: Spec, rules_format: str = c.RULES_FORMAT_PROMETHEUS) -> list[
 
 def _service_file(service: Service, spec: Spec, rules_format: str) -> Artifact:
     groups = [group for stage, build in stage_builders().items() for group in _groups(service, stage, spec, build)]
+    doc: dict[str, Any]
     if rules_format == c.RULES_FORMAT_OPERATOR:
-        doc: dict[str, Any] = prometheus_rule(service, spec, groups)
-        path = c.operator_rule_file(service.name)
+        doc = prometheus_rule(service, spec, groups)
     elif rules_format == c.RULES_FORMAT_VMRULE:
-        doc, path = vm_rule(service, spec, groups), c.vmrule_file(service.name)
+        doc = vm_rule(service, spec, groups)
     else:
-        doc, path = {"groups": groups}, c.rule_file(service.name)
-    return Artifact(path, yaml_text(doc, source=spec.source), doc)
+        doc = {"groups": groups}
+    return Artifact(c.rule_path(service.name, rules_format), yaml_text(doc, source=spec.source), doc)
 
 
 def stage_builders() -> dict[str, Callable[[SLO, Spec], list[Rule]]]:

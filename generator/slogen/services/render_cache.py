@@ -23,8 +23,8 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from slogen.conventions import rule_path
 from slogen.model import Spec
-from slogen.render import rule_path
 from slogen.render.artifact import Bundle
 from slogen.safefile import UnsafePathError, check_no_links
 from slogen.spec import cache as speccache
