@@ -1,0 +1,297 @@
+"""A reader for the block-YAML subset slogen specs are written in, exact where it answers.
+
+`read(text)` returns the document PyYAML's safe loader builds from `text`, or None whenever the
+text holds anything this reader does not prove it reads the same way; the caller then parses
+with PyYAML (which also reports every error: this reader never does). What it reads:
+
+- block mappings and block sequences (an item's mapping may start on the `- ` line, and a
+  mapping's value may be a sequence at the key's own indentation, as `yaml.dump` writes it);
+- plain keys that resolve to text, every key once per mapping;
+- one-line plain scalars (resolved by PyYAML's own resolver and constructors, once per distinct
+  text), one-line single- and double-quoted scalars, `[]` and `{}`;
+- literal block scalars `|` and `|-` as mapping values;
+- comments, blank lines and a leading `---` line.
+
+Anything else (anchors, aliases, tags, flow collections with items, folded or indented block
+scalars, multi-line plain or quoted scalars, explicit keys, several documents, tabs, CR or
+Unicode line breaks, a byte-order mark, control characters) is left to PyYAML. Positions are
+not computed here: only a spec with problems needs them, and then PyYAML composes the text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import yaml
+
+# Characters this reader handles: newline and printable text, without the ones PyYAML treats
+# specially (tab, CR, NEL, LS, PS, BOM) or refuses (control characters, surrogates).
+_UNSUPPORTED = re.compile("[^\n -~\u00a0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+_KEY_END = re.compile(r":(?: |$)")  # the value indicator: a colon before a space or the end of the line
+_DOUBLE = re.compile(r'"((?:[^"\\]|\\.)*)"((?: +#.*)?)$')
+_SINGLE = re.compile(r"'((?:[^']|'')*)'((?: +#.*)?)$")
+# First characters of a value that is not a plain scalar (or may not be): indicators.
+_NOT_PLAIN_START = frozenset("-?:,[]{}#&*!|>'\"%@`")
+_STR = "tag:yaml.org,2002:str"
+_FLOAT = "tag:yaml.org,2002:float"
+_RESOLVED_TAGS = frozenset({_STR, "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+                            _FLOAT, "tag:yaml.org,2002:timestamp"})
+_EMPTY_FLOW = {"[]": list, "{}": dict}
+_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the loader slogen parses with (spec/yamlpos.py)
+
+
+class _Unsure(Exception):
+    """The text leaves the subset: PyYAML reads it."""
+
+
+class _Scalars:
+    """Plain scalar text → its value, as PyYAML's SafeLoader resolves and constructs it."""
+
+    def __init__(self) -> None:
+        self._loader = yaml.SafeLoader("")  # for its resolver and constructors: both are pure Python
+        self.values: dict[str, Any] = {}
+        self.keys: dict[str, str] = {}
+        self.finite = True
+
+    def value(self, text: str) -> Any:
+        try:
+            return self.values[text]
+        except KeyError:
+            pass
+        loader = self._loader
+        tag = loader.resolve(yaml.ScalarNode, text, (True, False))
+        if tag not in _RESOLVED_TAGS:
+            raise _Unsure  # `=` (the value tag), `<<` (merge) and the like
+        value = text if tag == _STR else loader.construct_object(yaml.ScalarNode(tag, text), deep=True)
+        if tag == _FLOAT and not math.isfinite(value):
+            self.finite = False
+        self.values[text] = value
+        return value
+
+    def key(self, text: str) -> str:
+        try:
+            return self.keys[text]
+        except KeyError:
+            pass
+        if len(text) > 1000 or text[0] in _NOT_PLAIN_START or " #" in text:
+            raise _Unsure  # past PyYAML's simple-key length, or not a plain scalar by itself
+        if self._loader.resolve(yaml.ScalarNode, text, (True, False)) != _STR:
+            raise _Unsure  # a key that is not text (true, 1, null, <<): PyYAML's path reports it
+        self.keys[text] = text
+        return text
+
+
+class _Reader:
+    def __init__(self, text: str, limit: int) -> None:
+        self.lines = lines = text.split("\n")
+        # Structural lines: (line number, indentation, text without the indentation and trailing spaces).
+        rows: list[tuple[int, int, str]] = []
+        append = rows.append
+        for number, line in enumerate(lines):
+            content = line.lstrip(" ")
+            if content and content[0] != "#":
+                indent = len(line) - len(content)
+                content = content.rstrip(" ")
+                if indent == 0 and content[:3] in ("---", "...") and content[3:4] in ("", " "):
+                    if rows or content != "---":
+                        raise _Unsure  # several documents, or content on the marker line
+                    continue
+                append((number, indent, content))
+        self.rows = rows
+        self.i = 0
+        self.nodes = 0
+        self.limit = limit
+        self.scalars = _Scalars()
+
+    def document(self) -> Any:
+        rows = self.rows
+        if not rows or rows[0][1] != 0:
+            raise _Unsure  # empty, or a root that does not start at the margin
+        data = self.block(0)
+        if self.i != len(rows) or not isinstance(data, dict):
+            raise _Unsure
+        if self.nodes > self.limit:
+            raise _Unsure  # PyYAML's path raises the documented error
+        return data
+
+    def block(self, indent: int) -> Any:
+        content = self.rows[self.i][2]
+        if content[0] == "-" and (len(content) == 1 or content[1] == " "):
+            return self.sequence(indent)
+        return self.mapping(indent, content)
+
+    def next_indent(self) -> int:
+        """The indentation of the next structural line, -1 at the end."""
+        return self.rows[self.i][1] if self.i < len(self.rows) else -1
+
+    def mapping(self, col: int, content: str) -> dict[str, Any]:
+        """A block mapping whose keys sit at column `col`; `content` is its first line's text
+        (after a `- ` when the mapping starts on a sequence item's line)."""
+        self.nodes += 1
+        out: dict[str, Any] = {}
+        rows = self.rows
+        scalars = self.scalars
+        while True:
+            found = _KEY_END.search(content)
+            if found is None:
+                raise _Unsure
+            end = found.start()
+            key = scalars.key(content[:end].rstrip(" "))
+            if key in out:
+                raise _Unsure  # a duplicate key: PyYAML's path names it
+            rest = content[end + 1:].lstrip(" ")
+            row = rows[self.i]
+            self.i += 1
+            self.nodes += 1
+            if not rest or rest[0] == "#":
+                indent = self.next_indent()
+                if indent > col:
+                    out[key] = self.block(indent)
+                elif indent == col and rows[self.i][2][0] == "-" and rows[self.i][2][1:2] in ("", " "):
+                    out[key] = self.sequence(col)
+                else:
+                    self.nodes += 1
+                    out[key] = None
+            elif rest[0] == "|":
+                out[key] = self.literal(row[0], col, rest)
+            else:
+                out[key] = self.scalar(rest)
+            indent = self.next_indent()
+            if indent != col:
+                if indent > col:
+                    raise _Unsure  # a multi-line scalar, or an indentation PyYAML refuses
+                return out
+            content = rows[self.i][2]
+
+    def sequence(self, col: int) -> list[Any]:
+        """A block sequence whose `-` sit at column `col`."""
+        self.nodes += 1
+        out: list[Any] = []
+        rows = self.rows
+        while True:
+            content = rows[self.i][2]
+            if content[0] != "-" or content[1:2] not in ("", " "):
+                return out  # a key beside a sequence at its mapping's indentation
+            self.i += 1
+            item = content[1:].lstrip(" ")
+            if not item or item[0] == "#":
+                indent = self.next_indent()
+                if indent > col:
+                    out.append(self.block(indent))
+                else:
+                    self.nodes += 1
+                    out.append(None)
+            elif item[0] in "-|>":
+                raise _Unsure  # a nested compact sequence, or a block scalar as an item
+            elif item[0] not in "'\"" and _KEY_END.search(item) is not None:
+                self.i -= 1  # the mapping reads this line again, from its first key
+                out.append(self.mapping(len(content) - len(item) + col, item))
+                continue_indent = self.next_indent()
+                if continue_indent > col:
+                    raise _Unsure
+                if continue_indent < col:
+                    return out
+                continue
+            else:
+                out.append(self.scalar(item))
+            indent = self.next_indent()
+            if indent != col:
+                if indent > col:
+                    raise _Unsure
+                return out
+
+    def scalar(self, text: str) -> Any:
+        """A value written on its key's or item's line."""
+        self.nodes += 1
+        first = text[0]
+        if first == '"':
+            found = _DOUBLE.match(text)
+            if found is None:
+                raise _Unsure  # spans lines, or something follows it
+            body = found.group(1)
+            if "\\" not in body:
+                return body
+            return _double_quoted(body)
+        if first == "'":
+            found = _SINGLE.match(text)
+            if found is None:
+                raise _Unsure
+            return found.group(1).replace("''", "'")
+        if first in _NOT_PLAIN_START and not (first == "-" and text[1:2] not in ("", " ")):
+            empty = _EMPTY_FLOW.get(text.split(" #", 1)[0].rstrip(" "))
+            if empty is None:
+                raise _Unsure
+            return empty()
+        cut = text.find(" #")
+        if cut >= 0:
+            text = text[:cut].rstrip(" ")
+        if text[-1] == ":" or ": " in text:
+            raise _Unsure  # a value indicator inside a plain scalar: PyYAML refuses it
+        return self.scalars.value(text)
+
+    def literal(self, number: int, col: int, header: str) -> str:
+        """A `|` or `|-` block scalar whose header is on line `number`, for a key at column `col`."""
+        style = header.split(" #", 1)[0].rstrip(" ")
+        if style not in ("|", "|-"):
+            raise _Unsure  # folded, kept, or with an indentation indicator
+        lines = self.lines
+        first = number + 1
+        if first >= len(lines):
+            raise _Unsure
+        content = lines[first].lstrip(" ")
+        width = len(lines[first]) - len(content)
+        if not content or width <= col:
+            raise _Unsure  # leading blank lines, or an empty block
+        last = end = first
+        while end < len(lines):
+            line = lines[end]
+            content = line.lstrip(" ")
+            if not content:
+                if len(line) > width:
+                    raise _Unsure  # a line of spaces longer than the indentation
+            elif len(line) - len(content) < width:
+                break
+            else:
+                last = end
+            end += 1
+        if last == len(lines) - 1:
+            raise _Unsure  # the text ends without a line break inside the block
+        rows = self.rows
+        while self.i < len(rows) and rows[self.i][0] < end:
+            self.i += 1  # lines of the block that looked like structure
+        self.nodes += 1
+        text = "\n".join(line[width:] for line in lines[first:last + 1])
+        return text + "\n" if style == "|" else text
+
+
+_DOUBLE_CACHE: dict[str, str] = {}
+
+
+def _double_quoted(body: str) -> str:
+    """A one-line double-quoted scalar with escapes, as PyYAML reads it."""
+    found = _DOUBLE_CACHE.get(body)
+    if found is None:
+        try:
+            value = yaml.load(f'"{body}"', Loader=_LOADER)  # noqa: S506 (the safe loader)
+        except yaml.YAMLError:
+            raise _Unsure from None
+        if not isinstance(value, str):
+            raise _Unsure
+        found = _DOUBLE_CACHE[body] = value
+    return found
+
+
+def read(text: str, limit: int) -> tuple[Any, int, bool] | None:
+    """The document PyYAML's safe loader builds from `text`, how many nodes it has, and whether
+    every float in it is finite; None when `text` leaves the subset this reader proves, or has
+    more than `limit` nodes."""
+    if _UNSUPPORTED.search(text) is not None:
+        return None
+    try:
+        reader = _Reader(text, limit)
+        data = reader.document()
+    except (_Unsure, RecursionError, IndexError):
+        return None
+    return data, reader.nodes, reader.scalars.finite
