@@ -51,16 +51,14 @@ def parses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return real(text)
 
     monkeypatch.setattr(check, "_parse", spy)
-    check.parse_selector.cache_clear()
-    check._expression.cache_clear()
+    check.clear_caches()
     return seen
 
 
 def test_a_changed_spec_parses_only_new_promql(tmp_path: Path, parses: list[str]) -> None:
     first = specload.load(_write(tmp_path))
-    assert len(parses) == 4  # two selectors, two expressions
-    check.parse_selector.cache_clear()
-    check._expression.cache_clear()
+    assert len(parses) == 5  # two selectors' shapes (promql/check.py), its regex on its own, two expressions
+    check.clear_caches()
     parses.clear()
     second = specload.load(_write(tmp_path, objective="99.5"))  # new bytes: validated again
     assert parses == []
@@ -72,7 +70,7 @@ def test_what_fails_is_reported_every_time(tmp_path: Path, parses: list[str]) ->
     specload.load(_write(tmp_path))
     bad = "'sum(rate(jobs_failed_total[$window])'"
     for _ in range(2):
-        check._expression.cache_clear()
+        check.clear_caches()
         with pytest.raises(SpecError) as info:
             specload.load(_write(tmp_path, errors=bad))
         assert any("PromQL does not parse" in p.message for p in info.value.problems)
@@ -81,9 +79,8 @@ def test_what_fails_is_reported_every_time(tmp_path: Path, parses: list[str]) ->
 def test_no_memory_without_the_cache(tmp_path: Path, parses: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLOGEN_NO_CACHE", "1")
     specload.load(_write(tmp_path))
-    check.parse_selector.cache_clear()
-    check._expression.cache_clear()
+    check.clear_caches()
     parses.clear()
     specload.load(_write(tmp_path, objective="99.5"))
-    assert len(parses) == 4
+    assert len(parses) == 5
     assert not any(p.name.startswith("promql-") for p in Path(os.environ["SLOGEN_CACHE_DIR"]).iterdir())

@@ -12,6 +12,7 @@ inside `sum(...)` would swallow the closing bracket.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -228,16 +229,126 @@ def parse_expression(text: str, *, want: str | None = "instant vector") -> Parse
 @lru_cache(maxsize=1 << 16)  # validation and the lint both parse each expression: once is enough
 def _expression(text: str) -> Parsed:
     clean = strip_comments(text)
-    node = _parse(clean)
+    shaped = _shaped(clean)
+    if shaped is not None:
+        shape = shaped[0]
+        return Parsed(clean.strip(), shape.parsed.type, shape.parsed.utf8_names, shape.parsed.new_functions)
+    return _parsed(clean, _parse(clean))
+
+
+def _parsed(clean: str, node: Any) -> Parsed:
     calls = {n.func.name for n in _walk(node) if type(n).__name__ == "Call"}
     return Parsed(clean.strip(), value_type(node), _utf8(_names(node)),
                   tuple(sorted(calls - PROMETHEUS_2_42_FUNCTIONS)))
 
 
+# ---------------------------------------------------------------- shapes: one parse per template
+#
+# Thousands of a spec's expressions differ only in their matcher values (`job="svc-0001"`). A
+# text's *shape* is the text with each string literal replaced by a marker; it is parsed once.
+# Whether a text parses, and what it means, follows from its shape's parse when every string of
+# the shape is the value of a matcher on a label other than `__name__` in a selector that has a
+# metric name (so the rule that a selector needs a non-empty matcher holds whatever the values),
+# and each value of a regex matcher passes the parser's and RE2's checks on its own: nothing
+# else the parser or slogen decides reads a matcher value. Strings are literal then because the
+# text holds no backslash (no escapes), no quote other than `"` and no control character. Any
+# other text, or any failure, is parsed as it is, so every error message is the parser's own.
+
+_MARK = "\ue000"  # a private-use character: the marker's value, followed by the string's index
+_UNSAFE_VALUE = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class _Shape:
+    node: Any  # the parse tree of the shape's text
+    roles: tuple[tuple[str, str], ...]  # per string, in text order: the matcher's label and operator
+    matchers: tuple[tuple[str, str, int], ...]  # a selector's matchers in the parser's order: label, op, string
+    parsed: Parsed  # of the shape's text (type, names and functions hold for every text of the shape)
+
+
+_SHAPES: dict[str, _Shape | None] = {}
+
+
+def _shaped(clean: str) -> tuple[_Shape, list[str]] | None:
+    """The shape of `clean` and its string values, when the shape decides the parse (above)."""
+    if "\\" in clean or "'" in clean or "`" in clean or '"' not in clean:
+        return None
+    parts = clean.split('"')
+    if len(parts) % 2 == 0:
+        return None  # an unterminated string
+    values = parts[1::2]
+    if _UNSAFE_VALUE.search("".join(values)) is not None:
+        return None
+    parts[1::2] = [f"{_MARK}{i}" for i in range(len(values))]
+    key = '"'.join(parts)
+    try:
+        shape = _SHAPES[key]
+    except KeyError:
+        shape = _SHAPES[key] = _shape_of(key, len(values))
+    if shape is None:
+        return None
+    for (label, op), value in zip(shape.roles, values, strict=True):
+        if op in ("=~", "!~") and not _regex_ok(value):
+            return None
+    return shape, values
+
+
+def _shape_of(key: str, count: int) -> _Shape | None:
+    try:
+        node = _parse(key)
+    except PromQLSyntaxError:
+        return None
+    roles: dict[int, tuple[str, str]] = {}
+    for n in _walk(node):
+        if type(n).__name__ != "VectorSelector":
+            continue
+        for m in n.matchers.matchers:
+            value = m.value
+            if not value.startswith(_MARK):
+                continue
+            if m.name == "__name__" or n.name is None or not value[1:].isdigit():
+                return None
+            roles[int(value[1:])] = (m.name, _MATCH_OPS[str(m.op)])
+    if sorted(roles) != list(range(count)):
+        return None  # a string that is not a matcher value (a function's argument, say)
+    top = tuple((m.name, _MATCH_OPS[str(m.op)], int(m.value[1:])) for m in node.matchers.matchers) \
+        if type(node).__name__ == "VectorSelector" else ()
+    return _Shape(node, tuple(roles[i] for i in range(count)), top, _parsed(key, node))
+
+
+@lru_cache(maxsize=1 << 12)
+def _regex_ok(value: str) -> bool:
+    """True when `value` passes as a regex matcher's value on its own (the parser's and RE2's checks)."""
+    try:
+        _parse(f'{_PROBE}{{l=~"{value}"}}')
+    except PromQLSyntaxError:
+        return False
+    return True
+
+
+def clear_caches() -> None:
+    """Forget every parse remembered in this process (for tests that count parses)."""
+    parse_selector.cache_clear()
+    _expression.cache_clear()
+    _regex_ok.cache_clear()
+    _SHAPES.clear()
+
+
 @lru_cache(maxsize=1 << 16)  # validation and _canonical_promql parse each selector: once is enough
 def parse_selector(text: str) -> Selector:
     """A bare series selector (`metric{matchers}`) as a model Selector; anything else is an error."""
-    node = _parse(strip_comments(text))
+    clean = strip_comments(text)
+    shaped = _shaped(clean)
+    if shaped is not None:
+        shape, values = shaped
+        node = shape.node
+        if type(node).__name__ == "VectorSelector" and node.offset is None and node.at is None:
+            # Every matcher's value is one of the text's strings (_shape_of), none on `__name__`.
+            return Selector(node.name, tuple(Matcher(label, op, values[i]) for label, op, i in shape.matchers))
+    return _selector(_parse(clean))
+
+
+def _selector(node: Any) -> Selector:
     if type(node).__name__ != "VectorSelector":
         raise PromQLSyntaxError(f"expected a bare series selector, got {_describe(node)}: slogen adds rate() "
                                 "and sum() itself")

@@ -120,6 +120,8 @@ class _Tokens:
 
 def _template_sli(sli: Any, tokens: _Tokens) -> Any:
     if isinstance(sli, RatioSLI):
+        if any(t is not None and parse_selector(t).metric is None for t in (sli.total, sli.errors, sli.good)):
+            return None  # without a metric name, whether a selector parses depends on its values (`{a!=""}`)
         total = tokens.selector_text(sli.total)
         assert total is not None
         return RatioSLI(total, tokens.selector_text(sli.errors), tokens.selector_text(sli.good))
