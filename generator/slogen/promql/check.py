@@ -261,7 +261,7 @@ _UNSAFE_VALUE = re.compile("[\x00-\x1f\x7f-\x9f]")
 @dataclass(frozen=True)
 class _Shape:
     node: Any  # the parse tree of the shape's text
-    roles: tuple[tuple[str, str], ...]  # per string, in text order: the matcher's label and operator
+    ops: tuple[str, ...]  # per string, in text order: the operator of the matcher it is the value of
     matchers: tuple[tuple[str, str, int], ...]  # a selector's matchers in the parser's order: label, op, string
     parsed: Parsed  # of the shape's text (type, names and functions hold for every text of the shape)
 
@@ -287,7 +287,7 @@ def _shaped(clean: str) -> tuple[_Shape, list[str]] | None:
         shape = _SHAPES[key] = _shape_of(key, len(values))
     if shape is None:
         return None
-    for (label, op), value in zip(shape.roles, values, strict=True):
+    for op, value in zip(shape.ops, values, strict=True):
         if op in ("=~", "!~") and not _regex_ok(value):
             return None
     return shape, values
@@ -298,7 +298,7 @@ def _shape_of(key: str, count: int) -> _Shape | None:
         node = _parse(key)
     except PromQLSyntaxError:
         return None
-    roles: dict[int, tuple[str, str]] = {}
+    ops: dict[int, str] = {}
     for n in _walk(node):
         if type(n).__name__ != "VectorSelector":
             continue
@@ -308,12 +308,12 @@ def _shape_of(key: str, count: int) -> _Shape | None:
                 continue
             if m.name == "__name__" or n.name is None or not value[1:].isdigit():
                 return None
-            roles[int(value[1:])] = (m.name, _MATCH_OPS[str(m.op)])
-    if sorted(roles) != list(range(count)):
+            ops[int(value[1:])] = _MATCH_OPS[str(m.op)]
+    if sorted(ops) != list(range(count)):
         return None  # a string that is not a matcher value (a function's argument, say)
     top = tuple((m.name, _MATCH_OPS[str(m.op)], int(m.value[1:])) for m in node.matchers.matchers) \
         if type(node).__name__ == "VectorSelector" else ()
-    return _Shape(node, tuple(roles[i] for i in range(count)), top, _parsed(key, node))
+    return _Shape(node, tuple(ops[i] for i in range(count)), top, _parsed(key, node))
 
 
 @lru_cache(maxsize=1 << 12)

@@ -50,7 +50,7 @@ class _Scalars:
     """Plain scalar text → its value, as PyYAML's SafeLoader resolves and constructs it."""
 
     def __init__(self) -> None:
-        self._loader = yaml.SafeLoader("")  # for its resolver and constructors: both are pure Python
+        self._loader: Any = yaml.SafeLoader("")  # for its resolver and constructors (untyped): pure Python
         self.values: dict[str, Any] = {}
         self.keys: dict[str, str] = {}
         self.finite = True
@@ -64,7 +64,7 @@ class _Scalars:
         tag = loader.resolve(yaml.ScalarNode, text, (True, False))
         if tag not in _RESOLVED_TAGS:
             raise _Unsure  # `=` (the value tag), `<<` (merge) and the like
-        value = text if tag == _STR else loader.construct_object(yaml.ScalarNode(tag, text), deep=True)
+        value: Any = text if tag == _STR else loader.construct_object(yaml.ScalarNode(tag, text), deep=True)
         if tag == _FLOAT and not math.isfinite(value):
             self.finite = False
         self.values[text] = value
@@ -274,7 +274,7 @@ def _double_quoted(body: str) -> str:
     found = _DOUBLE_CACHE.get(body)
     if found is None:
         try:
-            value = yaml.load(f'"{body}"', Loader=_LOADER)  # noqa: S506 (the safe loader)
+            value = yaml.load(f'"{body}"', Loader=_LOADER)
         except yaml.YAMLError:
             raise _Unsure from None
         if not isinstance(value, str):
