@@ -39,6 +39,7 @@ _FLOAT = "tag:yaml.org,2002:float"
 _RESOLVED_TAGS = frozenset({_STR, "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
                             _FLOAT, "tag:yaml.org,2002:timestamp"})
 _EMPTY_FLOW = {"[]": list, "{}": dict}
+_MISSING = object()
 _LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the loader slogen parses with (spec/yamlpos.py)
 
 
@@ -70,16 +71,14 @@ class _Scalars:
         self.values[text] = value
         return value
 
-    def key(self, text: str) -> str:
-        try:
-            return self.keys[text]
-        except KeyError:
-            pass
-        if len(text) > 1000 or text[0] in _NOT_PLAIN_START or " #" in text:
+    def key(self, raw: str) -> str:
+        """The key written `raw` (up to its value indicator), checked to be plain text."""
+        text = raw.rstrip(" ")
+        if not text or len(text) > 1000 or text[0] in _NOT_PLAIN_START or " #" in text:
             raise _Unsure  # past PyYAML's simple-key length, or not a plain scalar by itself
         if self._loader.resolve(yaml.ScalarNode, text, (True, False)) != _STR:
             raise _Unsure  # a key that is not text (true, 1, null, <<): PyYAML's path reports it
-        self.keys[text] = text
+        self.keys[raw] = text
         return text
 
 
@@ -99,6 +98,7 @@ class _Reader:
                         raise _Unsure  # several documents, or content on the marker line
                     continue
                 append((number, indent, content))
+        append((len(lines), -1, ""))  # the end: an indentation below every block's
         self.rows = rows
         self.i = 0
         self.nodes = 0
@@ -107,10 +107,10 @@ class _Reader:
 
     def document(self) -> Any:
         rows = self.rows
-        if not rows or rows[0][1] != 0:
+        if len(rows) == 1 or rows[0][1] != 0:
             raise _Unsure  # empty, or a root that does not start at the margin
         data = self.block(0)
-        if self.i != len(rows) or not isinstance(data, dict):
+        if self.i != len(rows) - 1 or not isinstance(data, dict):
             raise _Unsure
         if self.nodes > self.limit:
             raise _Unsure  # PyYAML's path raises the documented error
@@ -122,48 +122,60 @@ class _Reader:
             return self.sequence(indent)
         return self.mapping(indent, content)
 
-    def next_indent(self) -> int:
-        """The indentation of the next structural line, -1 at the end."""
-        return self.rows[self.i][1] if self.i < len(self.rows) else -1
-
     def mapping(self, col: int, content: str) -> dict[str, Any]:
         """A block mapping whose keys sit at column `col`; `content` is its first line's text
         (after a `- ` when the mapping starts on a sequence item's line)."""
-        self.nodes += 1
         out: dict[str, Any] = {}
         rows = self.rows
         scalars = self.scalars
+        keys, values = scalars.keys, scalars.values
+        i = self.i
+        nodes = 1
         while True:
-            found = _KEY_END.search(content)
-            if found is None:
-                raise _Unsure
-            end = found.start()
-            key = scalars.key(content[:end].rstrip(" "))
+            # The value indicator is the first colon before a space or the end of the line.
+            text, colon, rest = content.partition(": ")
+            if not colon:
+                if content[-1] != ":":
+                    raise _Unsure
+                text, rest = content[:-1], ""
+            key = keys.get(text)
+            if key is None:
+                key = scalars.key(text)
             if key in out:
                 raise _Unsure  # a duplicate key: PyYAML's path names it
-            rest = content[end + 1:].lstrip(" ")
-            row = rows[self.i]
-            self.i += 1
-            self.nodes += 1
+            i += 1
+            nodes += 2  # the key and its value
+            if rest:
+                rest = rest.lstrip(" ")
             if not rest or rest[0] == "#":
-                indent = self.next_indent()
+                indent = rows[i][1]
                 if indent > col:
+                    self.i, self.nodes = i, self.nodes + nodes - 1
+                    nodes = 0
                     out[key] = self.block(indent)
-                elif indent == col and rows[self.i][2][0] == "-" and rows[self.i][2][1:2] in ("", " "):
+                    i = self.i
+                elif indent == col and rows[i][2][0] == "-" and rows[i][2][1:2] in ("", " "):
+                    self.i, self.nodes = i, self.nodes + nodes - 1
+                    nodes = 0
                     out[key] = self.sequence(col)
+                    i = self.i
                 else:
-                    self.nodes += 1
                     out[key] = None
-            elif rest[0] == "|":
-                out[key] = self.literal(row[0], col, rest)
-            else:
-                out[key] = self.scalar(rest)
-            indent = self.next_indent()
+            elif rest[0] in _NOT_PLAIN_START or " #" in rest or ": " in rest or rest[-1] == ":":
+                self.i = i
+                nodes -= 1  # counted by scalar() or literal()
+                out[key] = self.literal(rows[i - 1][0], col, rest) if rest[0] == "|" else self.scalar(rest)
+                i = self.i
+            else:  # a plain scalar (the common case), taken here
+                found = values.get(rest, _MISSING)
+                out[key] = scalars.value(rest) if found is _MISSING else found
+            indent = rows[i][1]
             if indent != col:
+                self.i, self.nodes = i, self.nodes + nodes
                 if indent > col:
                     raise _Unsure  # a multi-line scalar, or an indentation PyYAML refuses
                 return out
-            content = rows[self.i][2]
+            content = rows[i][2]
 
     def sequence(self, col: int) -> list[Any]:
         """A block sequence whose `-` sit at column `col`."""
@@ -177,7 +189,7 @@ class _Reader:
             self.i += 1
             item = content[1:].lstrip(" ")
             if not item or item[0] == "#":
-                indent = self.next_indent()
+                indent = rows[self.i][1]
                 if indent > col:
                     out.append(self.block(indent))
                 else:
@@ -188,15 +200,15 @@ class _Reader:
             elif item[0] not in "'\"" and _KEY_END.search(item) is not None:
                 self.i -= 1  # the mapping reads this line again, from its first key
                 out.append(self.mapping(len(content) - len(item) + col, item))
-                continue_indent = self.next_indent()
-                if continue_indent > col:
+                indent = rows[self.i][1]
+                if indent > col:
                     raise _Unsure
-                if continue_indent < col:
+                if indent < col:
                     return out
                 continue
             else:
                 out.append(self.scalar(item))
-            indent = self.next_indent()
+            indent = rows[self.i][1]
             if indent != col:
                 if indent > col:
                     raise _Unsure
@@ -259,7 +271,7 @@ class _Reader:
         if last == len(lines) - 1:
             raise _Unsure  # the text ends without a line break inside the block
         rows = self.rows
-        while self.i < len(rows) and rows[self.i][0] < end:
+        while rows[self.i][0] < end:
             self.i += 1  # lines of the block that looked like structure
         self.nodes += 1
         text = "\n".join(line[width:] for line in lines[first:last + 1])
