@@ -8,11 +8,13 @@ with PyYAML (which also reports every error: this reader never does). What it re
   mapping's value may be a sequence at the key's own indentation, as `yaml.dump` writes it);
 - plain keys that resolve to text, every key once per mapping;
 - one-line plain scalars (resolved by PyYAML's own resolver and constructors, once per distinct
-  text), one-line single- and double-quoted scalars, `[]` and `{}`;
+  text), one-line single- and double-quoted scalars;
+- one-line flow sequences and mappings of words and quoted text without escapes (`[a, b]`,
+  `{uid: slo, title: "SLOs"}`), not nested;
 - literal block scalars `|` and `|-` as mapping values;
 - comments, blank lines and a leading `---` line.
 
-Anything else (anchors, aliases, tags, flow collections with items, folded or indented block
+Anything else (anchors, aliases, tags, nested or multi-line flow collections, folded or indented block
 scalars, multi-line plain or quoted scalars, explicit keys, several documents, tabs, CR or
 Unicode line breaks, a byte-order mark, control characters) is left to PyYAML. Positions are
 not computed here: only a spec with problems needs them, and then PyYAML composes the text.
@@ -22,13 +24,21 @@ from __future__ import annotations
 
 import math
 import re
+from functools import cache
 from typing import Any
 
 import yaml
 
 # Characters this reader handles: newline and printable text, without the ones PyYAML treats
 # specially (tab, CR, NEL, LS, PS, BOM) or refuses (control characters, surrogates).
-_UNSUPPORTED = re.compile("[^\n -~\u00a0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+_UNSUPPORTED_ASCII = re.compile("[^\n -~]")
+
+
+@cache  # compiling the Unicode ranges costs milliseconds: only a text that is not ASCII needs them
+def _unsupported() -> re.Pattern[str]:
+    return re.compile("[^\n -~\u00a0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+
+
 _KEY_END = re.compile(r":(?: |$)")  # the value indicator: a colon before a space or the end of the line
 _DOUBLE = re.compile(r'"((?:[^"\\]|\\.)*)"((?: +#.*)?)$')
 _SINGLE = re.compile(r"'((?:[^']|'')*)'((?: +#.*)?)$")
@@ -38,7 +48,13 @@ _STR = "tag:yaml.org,2002:str"
 _FLOAT = "tag:yaml.org,2002:float"
 _RESOLVED_TAGS = frozenset({_STR, "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
                             _FLOAT, "tag:yaml.org,2002:timestamp"})
-_EMPTY_FLOW = {"[]": list, "{}": dict}
+# Flow collections on one line, of words (no space, no indicator) and quoted text without escapes.
+_WORD = r"[A-Za-z0-9_./][A-Za-z0-9_./+%@=~*-]*"
+_ITEM = rf"(?:\"[^\"\\\\]*\"|'[^']*'|{_WORD})"
+_FLOW_ITEM = re.compile(_ITEM)
+_FLOW_PAIR = re.compile(rf"({_WORD}) *: +({_ITEM})")
+_FLOW_SEQUENCE = re.compile(rf"\[ *((?:{_ITEM}(?: *, *{_ITEM})*)?) *\]((?: +#.*)?)$")
+_FLOW_MAPPING = re.compile(rf"\{{ *((?:{_WORD} *: +{_ITEM}(?: *, *{_WORD} *: +{_ITEM})*)?) *\}}((?: +#.*)?)$")
 _MISSING = object()
 _LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the loader slogen parses with (spec/yamlpos.py)
 
@@ -197,7 +213,7 @@ class _Reader:
                     out.append(None)
             elif item[0] in "-|>":
                 raise _Unsure  # a nested compact sequence, or a block scalar as an item
-            elif item[0] not in "'\"" and _KEY_END.search(item) is not None:
+            elif item[0] not in "'\"[{" and _KEY_END.search(item) is not None:
                 self.i -= 1  # the mapping reads this line again, from its first key
                 out.append(self.mapping(len(content) - len(item) + col, item))
                 indent = rows[self.i][1]
@@ -231,17 +247,45 @@ class _Reader:
             if found is None:
                 raise _Unsure
             return found.group(1).replace("''", "'")
+        if first == "[" or first == "{":
+            return self.flow(text)
         if first in _NOT_PLAIN_START and not (first == "-" and text[1:2] not in ("", " ")):
-            empty = _EMPTY_FLOW.get(text.split(" #", 1)[0].rstrip(" "))
-            if empty is None:
-                raise _Unsure
-            return empty()
+            raise _Unsure
         cut = text.find(" #")
         if cut >= 0:
             text = text[:cut].rstrip(" ")
         if text[-1] == ":" or ": " in text:
             raise _Unsure  # a value indicator inside a plain scalar: PyYAML refuses it
         return self.scalars.value(text)
+
+    def flow(self, text: str) -> list[Any] | dict[str, Any]:
+        """A one-line flow sequence or mapping of plain words and quoted text without escapes
+        (`[a, b]`, `{uid: slo, title: "SLOs"}`), nothing nested."""
+        scalars = self.scalars
+        if text[0] == "[":
+            found = _FLOW_SEQUENCE.match(text)
+            if found is None:
+                raise _Unsure
+            items = [self.item(token) for token in _FLOW_ITEM.findall(found.group(1))]
+            self.nodes += len(items)
+            return items
+        found = _FLOW_MAPPING.match(text)
+        if found is None:
+            raise _Unsure
+        mapping: dict[str, Any] = {}
+        for key, value in _FLOW_PAIR.findall(found.group(1)):
+            key = scalars.key(key)
+            if key in mapping:
+                raise _Unsure
+            mapping[key] = self.item(value)
+            self.nodes += 2
+        return mapping
+
+    def item(self, token: str) -> Any:
+        first = token[0]
+        if first == '"' or first == "'":
+            return token[1:-1]  # no escapes: the regexes take none
+        return self.scalars.value(token)
 
     def literal(self, number: int, col: int, header: str) -> str:
         """A `|` or `|-` block scalar whose header is on line `number`, for a key at column `col`."""
@@ -299,7 +343,7 @@ def read(text: str, limit: int) -> tuple[Any, int, bool] | None:
     """The document PyYAML's safe loader builds from `text`, how many nodes it has, and whether
     every float in it is finite; None when `text` leaves the subset this reader proves, or has
     more than `limit` nodes."""
-    if _UNSUPPORTED.search(text) is not None:
+    if (_UNSUPPORTED_ASCII if text.isascii() else _unsupported()).search(text) is not None:
         return None
     try:
         reader = _Reader(text, limit)
