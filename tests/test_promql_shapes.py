@@ -29,6 +29,20 @@ def _direct_selector(text: str) -> Any:
         return ("error", str(exc))
 
 
+def _direct_canonical(text: str) -> Any:
+    try:
+        return check.render(check._selector(check._parse(check.strip_comments(text))))
+    except check.PromQLSyntaxError as exc:
+        return ("error", str(exc))
+
+
+def _shaped_canonical(text: str) -> Any:
+    try:
+        return check.canonical_selector(text)
+    except check.PromQLSyntaxError as exc:
+        return ("error", str(exc))
+
+
 def _direct_expression(text: str) -> Any:
     clean = check.strip_comments(text)
     try:
@@ -59,6 +73,10 @@ def _compare(texts: list[str]) -> int:
         for text in order:
             shaped += check._shaped(check.strip_comments(text)) is not None
             assert _shaped_selector(text) == _direct_selector(text), text
+            assert _shaped_canonical(text) == _direct_canonical(text), text
+            direct = _direct_selector(text)
+            if isinstance(direct, check.Selector):
+                assert check.selector_text_utf8_names(text) == check.selector_utf8_names(direct), text
             assert _shaped_expression(text) == _direct_expression(text), text
     return shaped
 
@@ -119,7 +137,8 @@ def test_generated_selectors_and_expressions(texts: list[str]) -> None:
 @pytest.mark.parametrize("text", [
     'http_requests_total{job="a",code=~"5.."}', 'http_requests_total{job="",code!~"("}', '{job!=""}', '{job="x"}',
     'foo{__name__="bar"}', 'sum(rate(x{a="b"}[5m])) by (c)', 'foo{a="\\"q\\""}', "foo{a='s'}", "foo{a=`r`}",
-    'foo{a="b" or c="d"}', 'foo{a=~"(?i)x", b=~"a{1001}"}', 'limitk(1, foo{a="b"})'])
+    'foo{a="b" or c="d"}', 'foo{a=~"(?i)x", b=~"a{1001}"}', 'limitk(1, foo{a="b"})', 'foo{a="b"} offset 5m',
+    'foo{"é"="x"}', '{"a.b", c="d"}', 'foo{a="\ue0001", b="\ue000"}', 'foo{\ue0000="x"}'])
 def test_hand_picked(text: str) -> None:
     _compare([text])
 

@@ -34,6 +34,7 @@ from slogen.promql.ast import (
 from slogen.promql.check import (
     Parsed,
     PromQLSyntaxError,
+    canonical_selector,
     parse_expression,
     parse_matchers,
     parse_selector,
@@ -42,7 +43,8 @@ from slogen.promql.check import (
 
 __all__ = [
     "Agg", "Binary", "Call", "Expr", "Matcher", "Number", "Paren", "Parsed", "PromQLSyntaxError", "Range",
-    "Raw", "Selector", "String", "Unary", "agg", "and_", "binary", "call", "clamp_min", "label_name_text",
+    "Raw", "Selector", "String", "Unary", "agg", "and_", "binary", "call", "canonical_selector", "clamp_min",
+    "label_name_text",
     "number_text", "or_", "parse_expression", "parse_matchers", "parse_selector", "quote", "rate", "render",
     "sel", "strip_comments", "sum_", "vector",
 ]

@@ -21,7 +21,7 @@ from typing import Any
 import promql_parser
 import re2
 
-from slogen.promql.ast import Matcher, Selector, is_legacy_label_name, is_legacy_metric_name, quote
+from slogen.promql.ast import Matcher, Selector, is_legacy_label_name, is_legacy_metric_name, quote, render
 from slogen.promql.scan import quoted_end
 
 
@@ -332,6 +332,8 @@ def clear_caches() -> None:
     _expression.cache_clear()
     _regex_ok.cache_clear()
     _SHAPES.clear()
+    _PRINTED.clear()
+    _NAMES.clear()
 
 
 @lru_cache(maxsize=1 << 16)  # validation and _canonical_promql parse each selector: once is enough
@@ -346,6 +348,52 @@ def parse_selector(text: str) -> Selector:
             # Every matcher's value is one of the text's strings (_shape_of), none on `__name__`.
             return Selector(node.name, tuple(Matcher(label, op, values[i]) for label, op, i in shape.matchers))
     return _selector(_parse(clean))
+
+
+def canonical_selector(text: str) -> str:
+    """`render(parse_selector(text))`: the selector as slogen prints it (PromQLSyntaxError if it
+    is not one). A text of a known shape is printed from its shape's printed text, with each
+    string's quote(value) in its marker's place: the printer writes a matcher value only so."""
+    shaped = _shaped(strip_comments(text))
+    if shaped is None:
+        return render(parse_selector(text))
+    shape, values = shaped
+    pieces = _PRINTED.get(id(shape))
+    if pieces is None or pieces[0] is not shape:
+        pieces = _PRINTED[id(shape)] = (shape, _printed_pieces(shape))
+    if pieces[1] is None:
+        return render(parse_selector(text))
+    parts, order = pieces[1]
+    out = [parts[0]]
+    for index, part in zip(order, parts[1:], strict=True):
+        out.append(quote(values[index]))
+        out.append(part)
+    return "".join(out)
+
+
+# id(shape) → (shape, the printed shape cut at its markers and the string each cut stands for),
+# the shape held so its id stays unique; None where the printed text cannot be cut so.
+_PRINTED: dict[int, tuple[_Shape, tuple[list[str], list[int]] | None]] = {}
+
+
+def _printed_pieces(shape: _Shape) -> tuple[list[str], list[int]] | None:
+    node = shape.node
+    if type(node).__name__ != "VectorSelector" or node.offset is not None or node.at is not None:
+        return None
+    marked = render(Selector(node.name, tuple(Matcher(label, op, f"{_MARK}{i}") for label, op, i in shape.matchers)))
+    if marked.count(_MARK) != len(shape.matchers):
+        return None  # a marker character in a name: the cut would be ambiguous
+    parts: list[str] = []
+    order: list[int] = []
+    rest = marked
+    for _label, _op, i in shape.matchers:
+        before, sep, rest = rest.partition(quote(f"{_MARK}{i}"))
+        if not sep:
+            return None
+        parts.append(before)
+        order.append(i)
+    parts.append(rest)
+    return parts, order
 
 
 def _selector(node: Any) -> Selector:
@@ -382,6 +430,26 @@ def parse_matchers(text: str) -> tuple[Matcher, ...]:
     if selector.metric != _PROBE:
         raise PromQLSyntaxError("the metric name goes in 'metric', not in the selector")
     return selector.matchers
+
+
+def selector_text_utf8_names(text: str) -> tuple[str, ...]:
+    """`selector_utf8_names(parse_selector(text))`; from the shape when the text has one: the
+    names are the shape's own (its metric and labels), whatever the values."""
+    shaped = _shaped(strip_comments(text))
+    if shaped is not None:
+        shape = shaped[0]
+        node = shape.node
+        if type(node).__name__ == "VectorSelector" and node.offset is None and node.at is None:
+            found = _NAMES.get(id(shape))
+            if found is None or found[0] is not shape:
+                labels = {label for label, _op, _i in shape.matchers}
+                found = _NAMES[id(shape)] = (shape, _utf8(labels | ({"\x00" + node.name} if node.name is not None
+                                                                     else set())))
+            return found[1]
+    return selector_utf8_names(parse_selector(text))
+
+
+_NAMES: dict[int, tuple[_Shape, tuple[str, ...]]] = {}  # id(shape) → (shape, its UTF-8 names)
 
 
 def selector_utf8_names(selector: Selector) -> tuple[str, ...]:

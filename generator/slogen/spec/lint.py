@@ -7,7 +7,7 @@ from functools import cache
 
 from slogen.model import SLO, ExprRatioSLI, ExprSLI, GaugeSLI, LatencySLI, RatioSLI, Spec
 from slogen.promql import PromQLSyntaxError, Selector, parse_expression, parse_selector
-from slogen.promql.check import selector_utf8_names
+from slogen.promql.check import selector_text_utf8_names, selector_utf8_names
 from slogen.slo.windows import BurnWindow
 
 _OPERATOR_PREFIXES = ('=~"', '!~"', '!="', '="')
@@ -67,6 +67,8 @@ def _fixed_labels(slo: SLO) -> set[str]:
 
 
 def _group_notes(slo: SLO) -> list[str]:
+    if not slo.group_by:
+        return []
     fixed = _fixed_labels(slo)
     return [f"{slo.service}/{slo.name}: group_by {label!r} is fixed to one value by the SLI's selectors "
             "(label=\"…\"): the SLO has one group; drop it from group_by or widen the selector"
@@ -83,7 +85,7 @@ def _promql_notes(slo: SLO) -> list[str]:
         if isinstance(sli, RatioSLI):
             for text in (sli.total, sli.errors, sli.good):
                 if text is not None:
-                    names.update(selector_utf8_names(parse_selector(text)))
+                    names.update(selector_text_utf8_names(text))
         elif isinstance(sli, ExprSLI | ExprRatioSLI):
             texts = (sli.ratio,) if isinstance(sli, ExprRatioSLI) else (sli.total, sli.errors, sli.good)
             for text in texts:

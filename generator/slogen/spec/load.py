@@ -41,11 +41,10 @@ from slogen.model import (
 from slogen.promql import (
     Matcher,
     PromQLSyntaxError,
+    canonical_selector,
     gotemplate,
     parse_expression,
     parse_matchers,
-    parse_selector,
-    render,
     strip_comments,
 )
 from slogen.slo import windows
@@ -135,7 +134,7 @@ class KnownPromQL:
         """The canonical text of a ratio selector; PromQLSyntaxError if it does not parse."""
         found = self.selectors.get(text)
         if found is None:
-            found = self.selectors[text] = render(parse_selector(text))
+            found = self.selectors[text] = canonical_selector(text)
             self.learned = True
         return found
 
