@@ -271,6 +271,18 @@ _SHAPES: dict[str, _Shape | None] = {}
 
 def _shaped(clean: str) -> tuple[_Shape, list[str]] | None:
     """The shape of `clean` and its string values, when the shape decides the parse (above)."""
+    try:
+        return _SHAPED[clean]  # validation, the canonical text and the lint ask for the same texts
+    except KeyError:
+        pass
+    found = _SHAPED[clean] = _shaped_now(clean)
+    return found
+
+
+_SHAPED: dict[str, tuple[_Shape, list[str]] | None] = {}
+
+
+def _shaped_now(clean: str) -> tuple[_Shape, list[str]] | None:
     if "\\" in clean or "'" in clean or "`" in clean or '"' not in clean:
         return None
     parts = clean.split('"')
@@ -332,6 +344,7 @@ def clear_caches() -> None:
     _expression.cache_clear()
     _regex_ok.cache_clear()
     _SHAPES.clear()
+    _SHAPED.clear()
     _PRINTED.clear()
     _NAMES.clear()
 
