@@ -9,12 +9,12 @@ with PyYAML (which also reports every error: this reader never does). What it re
 - plain keys that resolve to text, every key once per mapping;
 - one-line plain scalars (resolved by PyYAML's own resolver and constructors, once per distinct
   text), one-line single- and double-quoted scalars;
-- one-line flow sequences and mappings of words and quoted text without escapes (`[a, b]`,
-  `{uid: slo, title: "SLOs"}`), not nested;
+- flow sequences and mappings on one line, of words and quoted text without escapes (`[a, b]`,
+  `{uid: slo, labels: {team: "a"}}`);
 - literal block scalars `|` and `|-` as mapping values;
 - comments, blank lines and a leading `---` line.
 
-Anything else (anchors, aliases, tags, nested or multi-line flow collections, folded or indented block
+Anything else (anchors, aliases, tags, multi-line flow collections, folded or indented block
 scalars, multi-line plain or quoted scalars, explicit keys, several documents, tabs, CR or
 Unicode line breaks, a byte-order mark, control characters) is left to PyYAML. Positions are
 not computed here: only a spec with problems needs them, and then PyYAML composes the text.
@@ -48,13 +48,21 @@ _STR = "tag:yaml.org,2002:str"
 _FLOAT = "tag:yaml.org,2002:float"
 _RESOLVED_TAGS = frozenset({_STR, "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
                             _FLOAT, "tag:yaml.org,2002:timestamp"})
-# Flow collections on one line, of words (no space, no indicator) and quoted text without escapes.
-_WORD = r"[A-Za-z0-9_./][A-Za-z0-9_./+%@=~*-]*"
-_ITEM = rf"(?:\"[^\"\\\\]*\"|'[^']*'|{_WORD})"
-_FLOW_ITEM = re.compile(_ITEM)
-_FLOW_PAIR = re.compile(rf"({_WORD}) *: +({_ITEM})")
-_FLOW_SEQUENCE = re.compile(rf"\[ *((?:{_ITEM}(?: *, *{_ITEM})*)?) *\]((?: +#.*)?)$")
-_FLOW_MAPPING = re.compile(rf"\{{ *((?:{_WORD} *: +{_ITEM}(?: *, *{_WORD} *: +{_ITEM})*)?) *\}}((?: +#.*)?)$")
+# Flow collections on one line: words (no space, no indicator; a colon only between word
+# characters, as in a URL) and quoted text without escapes.
+_WORD_CHARS = "A-Za-z0-9_./+%@=~*-"
+_WORD = rf"[A-Za-z0-9_./][{_WORD_CHARS}]*(?::[{_WORD_CHARS}]+)*"
+_FLOW_WORD = re.compile(_WORD)
+_FLOW_SCALAR = re.compile(rf"\"[^\"\\\\]*\"|'[^']*'|{_WORD}")
+_AFTER_FLOW = re.compile(r"(?: +#.*)?")
+
+
+def _skip(text: str, pos: int) -> int:
+    while text.startswith(" ", pos):
+        pos += 1
+    return pos
+
+
 _MISSING = object()
 _LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the loader slogen parses with (spec/yamlpos.py)
 
@@ -259,33 +267,63 @@ class _Reader:
         return self.scalars.value(text)
 
     def flow(self, text: str) -> list[Any] | dict[str, Any]:
-        """A one-line flow sequence or mapping of plain words and quoted text without escapes
-        (`[a, b]`, `{uid: slo, title: "SLOs"}`), nothing nested."""
-        scalars = self.scalars
-        if text[0] == "[":
-            found = _FLOW_SEQUENCE.match(text)
-            if found is None:
-                raise _Unsure
-            items = [self.item(token) for token in _FLOW_ITEM.findall(found.group(1))]
-            self.nodes += len(items)
-            return items
-        found = _FLOW_MAPPING.match(text)
+        """A flow collection on one line, of words, quoted text without escapes and other such
+        collections (`[a, b]`, `{uid: slo, title: "SLOs", tags: [x]}`), perhaps a comment after."""
+        self.nodes -= 1  # scalar() counted the collection; flow_node counts every node
+        value, end = self.flow_node(text, 0)
+        if end < len(text) and _AFTER_FLOW.fullmatch(text, end) is None:
+            raise _Unsure
+        if not isinstance(value, list | dict):
+            raise _Unsure
+        return value
+
+    def flow_node(self, text: str, pos: int) -> tuple[Any, int]:
+        """The flow node starting at `pos` (no space there) and where it ends."""
+        self.nodes += 1
+        first = text[pos:pos + 1]
+        if first == "[":
+            items: list[Any] = []
+            pos = _skip(text, pos + 1)
+            if text.startswith("]", pos):
+                return items, pos + 1
+            while True:
+                item, pos = self.flow_node(text, pos)
+                items.append(item)
+                pos = _skip(text, pos)
+                if text.startswith(",", pos):
+                    pos = _skip(text, pos + 1)
+                elif text.startswith("]", pos):
+                    return items, pos + 1
+                else:
+                    raise _Unsure
+        if first == "{":
+            mapping: dict[str, Any] = {}
+            pos = _skip(text, pos + 1)
+            if text.startswith("}", pos):
+                return mapping, pos + 1
+            while True:
+                found = _FLOW_WORD.match(text, pos)
+                if found is None or not text.startswith(": ", found.end()):
+                    raise _Unsure
+                key = self.scalars.key(found.group())
+                if key in mapping:
+                    raise _Unsure
+                self.nodes += 1
+                mapping[key], pos = self.flow_node(text, _skip(text, found.end() + 2))
+                pos = _skip(text, pos)
+                if text.startswith(",", pos):
+                    pos = _skip(text, pos + 1)
+                elif text.startswith("}", pos):
+                    return mapping, pos + 1
+                else:
+                    raise _Unsure
+        found = _FLOW_SCALAR.match(text, pos)
         if found is None:
             raise _Unsure
-        mapping: dict[str, Any] = {}
-        for key, value in _FLOW_PAIR.findall(found.group(1)):
-            key = scalars.key(key)
-            if key in mapping:
-                raise _Unsure
-            mapping[key] = self.item(value)
-            self.nodes += 2
-        return mapping
-
-    def item(self, token: str) -> Any:
-        first = token[0]
-        if first == '"' or first == "'":
-            return token[1:-1]  # no escapes: the regexes take none
-        return self.scalars.value(token)
+        token = found.group()
+        if token[0] == '"' or token[0] == "'":
+            return token[1:-1], found.end()  # no escapes: the pattern takes none
+        return self.scalars.value(token), found.end()
 
     def literal(self, number: int, col: int, header: str) -> str:
         """A `|` or `|-` block scalar whose header is on line `number`, for a key at column `col`."""
