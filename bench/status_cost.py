@@ -120,11 +120,23 @@ def measure(services: int, slos_per_service: int, *, naive_too: bool = True) -> 
 def run(*, smoke: bool = False) -> list[dict[str, Any]]:
     """Rows of (figure, slogen, reference, ratio) for bench/run.py; also writes status_cost.json."""
     sizes = [(2, 5, True)] if smoke else [(100, 10, True), (1000, 10, False)]
+    load_before = _load()
     every = [measure(services, per, naive_too=naive) for services, per, naive in sizes]
+    load_after = _load()
     out = ROOT / "bench" / "results" / "status_cost.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"smoke": smoke, "sizes": every}, indent=2) + "\n")
-    return [row for figures in every for row in _rows(figures)]
+    out.write_text(json.dumps({"smoke": smoke, "sizes": every, "load_average": [load_before, load_after]}, indent=2)
+                   + "\n")
+    return [row for figures in every for row in _rows(figures)] + [
+        {"figure": "load average (1 min) before, after", "slogen": load_before, "reference": load_after,
+         "ratio": None}]
+
+
+def _load() -> float:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return float("nan")
 
 
 def _rows(figures: dict[str, Any]) -> list[dict[str, Any]]:
