@@ -644,12 +644,24 @@ _NO_OVERRIDE = AlertOverride()
 
 
 _NO_ALERTING = Alerting()
+_LABELS_ONLY = frozenset({"labels", "annotations"})
+_SHARED_ALERTING: dict[tuple[tuple[tuple[str, str], ...], ...], Alerting] = {}
 _DEFAULT_ABSENT = AbsentAlert()
 
 
 def _build_alerting(doc: dict[str, Any]) -> Alerting:
     if not doc:
         return _NO_ALERTING  # frozen, so one shared default serves every SLO without alerting settings
+    if doc.keys() <= _LABELS_ONLY:
+        # Only labels and annotations (text to text, as validated): SLOs of a service often share
+        # them (a runbook per service), and one frozen Alerting serves them all.
+        key = tuple(tuple(doc.get(kind, {}).items()) for kind in ("labels", "annotations"))
+        found = _SHARED_ALERTING.get(key)
+        if found is None:
+            found = _SHARED_ALERTING[key] = Alerting(
+                labels=frozen_labels(doc.get("labels")), annotations=frozen_labels(doc.get("annotations")),
+                page=_NO_OVERRIDE, ticket=_NO_OVERRIDE, absent=_DEFAULT_ABSENT)
+        return found
     absent = doc.get("absent") or {}
     return Alerting(labels=frozen_labels(doc.get("labels")), annotations=frozen_labels(doc.get("annotations")),
                     page=_override(doc.get("page")), ticket=_override(doc.get("ticket")),
