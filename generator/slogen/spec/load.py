@@ -655,7 +655,7 @@ def _build_alerting(doc: dict[str, Any]) -> Alerting:
     if doc.keys() <= _LABELS_ONLY:
         # Only labels and annotations (text to text, as validated): SLOs of a service often share
         # them (a runbook per service), and one frozen Alerting serves them all.
-        key = tuple(tuple(doc.get(kind, {}).items()) for kind in ("labels", "annotations"))
+        key = tuple(tuple((doc.get(kind) or {}).items()) for kind in ("labels", "annotations"))
         found = _SHARED_ALERTING.get(key)
         if found is None:
             found = _SHARED_ALERTING[key] = Alerting(
