@@ -275,11 +275,14 @@ def _shaped(clean: str) -> tuple[_Shape, list[str]] | None:
         return _SHAPED[clean]  # validation, the canonical text and the lint ask for the same texts
     except KeyError:
         pass
+    if len(_SHAPED) >= _SHAPED_MAX:
+        _SHAPED.clear()  # bounded, like the parse caches: a long-lived process sees many texts
     found = _SHAPED[clean] = _shaped_now(clean)
     return found
 
 
 _SHAPED: dict[str, tuple[_Shape, list[str]] | None] = {}
+_SHAPED_MAX = 1 << 17
 
 
 def _shaped_now(clean: str) -> tuple[_Shape, list[str]] | None:
