@@ -42,6 +42,9 @@ from slogen.promql import Expr, Matcher, Selector, parse_selector, quote, render
 from slogen.promql.ast import Layout
 
 OPEN, CLOSE = "\ue000", "\ue001"
+# The private-use characters slogen's templates use (tokens of two alphabets, slots, markers): an
+# SLO whose strings hold one is printed directly.
+PRIVATE = re.compile("[\ue000-\ue03f]")
 _TOKEN = re.compile(f'"{OPEN}(\\d+){CLOSE}"|{OPEN}(\\d+):([^{CLOSE}]*){CLOSE}')
 
 
@@ -93,17 +96,21 @@ class Shape:
         return value.strip().replace(WINDOW_PLACEHOLDER, window)  # as user_expr does
 
 
-class _Tokens:
-    def __init__(self) -> None:
+class Tokens:
+    """Stands a token for each string of a template: `OPEN index CLOSE` (an `expr` text: `OPEN index:$window
+    CLOSE`), the index `width` digits wide. rules_text.py uses another alphabet and width too."""
+
+    def __init__(self, open_: str = OPEN, close: str = CLOSE, width: int = 1) -> None:
         self.values: list[str] = []
+        self.open, self.close, self.width = open_, close, width
 
     def quoted(self, value: str) -> str:
         self.values.append(value)
-        return f"{OPEN}{len(self.values) - 1}{CLOSE}"
+        return f"{self.open}{len(self.values) - 1:0{self.width}d}{self.close}"
 
     def raw(self, text: str) -> str:
         self.values.append(text)
-        return f"{OPEN}{len(self.values) - 1}:{WINDOW_PLACEHOLDER}{CLOSE}"
+        return f"{self.open}{len(self.values) - 1:0{self.width}d}:{WINDOW_PLACEHOLDER}{self.close}"
 
     def matchers(self, matchers: tuple[Matcher, ...]) -> tuple[Matcher, ...]:
         return tuple(Matcher(m.name, m.op, self.quoted(m.value)) for m in matchers)
@@ -118,7 +125,8 @@ class _Tokens:
         return None if text is None else self.raw(text)
 
 
-def _template_sli(sli: Any, tokens: _Tokens) -> Any:
+def template_sli(sli: Any, tokens: Tokens) -> Any:
+    """`sli` with its matcher values and `expr` texts as tokens; None for a kind without a template."""
     if isinstance(sli, RatioSLI):
         total = tokens.selector_text(sli.total)
         assert total is not None
@@ -165,7 +173,9 @@ def _names(slo: SLO) -> tuple[str, ...]:
     return tuple(names)
 
 
-class _Cache:
+class Cache:
+    """One session's shapes and printed templates."""
+
     def __init__(self) -> None:
         self.shapes: dict[int, tuple[SLO, Shape | None]] = {}
         self.keys: dict[tuple[Any, ...], tuple[int, SLO]] = {}
@@ -180,10 +190,10 @@ class _Cache:
         return shape
 
     def _shape(self, slo: SLO) -> Shape | None:
-        tokens = _Tokens()
+        tokens = Tokens()
         service, name = tokens.quoted(slo.service), tokens.quoted(slo.name)
-        sli = _template_sli(slo.sli, tokens)
-        if sli is None or any(OPEN in v or CLOSE in v for v in (*tokens.values, *_names(slo))):
+        sli = template_sli(slo.sli, tokens)
+        if sli is None or any(PRIVATE.search(v) for v in (*tokens.values, *_names(slo))):
             return None  # a token character of its own: filling could not tell it from a token
         # Everything the expression builders read of an SLO besides the tokenized strings.
         key = (sli, slo.objective, slo.window, _Same(slo.windows), slo.group_by, slo.alerting.min_events)
@@ -194,17 +204,24 @@ class _Cache:
         return Shape(known[0], known[1], tuple(tokens.values))
 
 
-_ACTIVE: ContextVar[_Cache | None] = ContextVar("slogen_shapes", default=None)
+_ACTIVE: ContextVar[Cache | None] = ContextVar("slogen_shapes", default=None)
 
 
 @contextmanager
-def session() -> Iterator[None]:
-    """Within: `text` prints each shape's expressions once (for one spec: the spec is not in the key)."""
-    token = _ACTIVE.set(_Cache())
+def session(cache: Cache | None = None) -> Iterator[Cache]:
+    """Within: `text` prints each shape's expressions once (for one spec: the spec is not in the key).
+    `cache`: the one an earlier session of the same spec yielded, to go on with its templates."""
+    active = cache if cache is not None else Cache()
+    token = _ACTIVE.set(active)
     try:
-        yield
+        yield active
     finally:
         _ACTIVE.reset(token)
+
+
+def current() -> Cache | None:
+    """The cache of the session this runs in; None outside one."""
+    return _ACTIVE.get()
 
 
 def text(build: Callable[..., Expr], slo: SLO, spec: Spec, *args: Any, layout: Layout = "line") -> str:
