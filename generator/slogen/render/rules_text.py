@@ -268,28 +268,68 @@ def _format(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
+Slot = tuple[tuple[str | Piece, ...], str]  # a slot's string cut at its tokens, its block lines' pad
+
+
 @dataclasses.dataclass(frozen=True)
 class _Layout:
-    """A template's rules emitted with their dashes at one column, as str.format strings: each
-    stage's text over the slots' texts, each slot's string over the pieces' texts."""
+    """A template's rules emitted with their dashes at one column, as str.format strings.
+
+    `stages`: each stage's text over the slots' texts, each slot's string being `slots[i][0]` over
+    the pieces' texts. `inline`: the same text over the pieces' texts and then the texts of the
+    slots `filled_style` could not tell (`general`): valid for an SLO whose pieces in `checked` are
+    SAFE_PIECE texts, without `'` in `quoted`, none longer than `longest` (MAX_SCALAR)."""
 
     stages: dict[str, str]
-    # (format over the pieces, its block lines' pad, filled_style, the pieces it uses)
-    slots: tuple[tuple[str, str, str, tuple[int, ...]], ...]
+    slots: tuple[tuple[str, str], ...]  # (format over the pieces, its block lines' pad)
     pieces: tuple[Piece, ...]
+    inline: dict[str, str]
+    general: tuple[int, ...]
+    checked: tuple[int, ...]
+    quoted: tuple[int, ...]
+    longest: float
 
-    def texts(self, values: tuple[str, ...]) -> list[str]:
-        """Each slot's YAML text for one SLO (the strings its tokens stand for)."""
-        pieces = [_piece(p, values) for p in self.pieces]
-        safe = [encode.SAFE_PIECE.match(p) is not None for p in pieces]
-        out = []
-        for fmt, pad, style, used in self.slots:
-            value = fmt.format(*pieces)
-            if style and len(value) <= encode.MAX_SCALAR and all(safe[i] for i in used):
-                out.append(encode.styled_text(value, style, pad))
-            else:
-                out.append(encode.string_text(value, pad))
-        return out
+    def pieces_of(self, values: tuple[str, ...]) -> list[str]:
+        return [_piece(p, values) for p in self.pieces]
+
+    def inline_ok(self, pieces: list[str]) -> bool:
+        """Whether `inline` holds for an SLO with these pieces' texts."""
+        if pieces and max(map(len, pieces)) > self.longest:
+            return False
+        safe = encode.SAFE_PIECE.match
+        return all(safe(pieces[i]) for i in self.checked) and not any("'" in pieces[i] for i in self.quoted)
+
+    def texts(self, pieces: list[str], which: tuple[int, ...] | None = None) -> list[str]:
+        """The YAML text of each slot (or of those in `which`) for one SLO."""
+        slots = self.slots
+        return [encode.string_text(slots[i][0].format(*pieces), slots[i][1])
+                for i in (which if which is not None else range(len(slots)))]
+
+
+def _inline(parts: tuple[str | Piece, ...], pad: str, style: str, pieces: dict[Piece, int]) -> str:
+    """A slot's YAML text in `style` (encode.styled_text) as a format string over the pieces."""
+    def ref(p: Piece) -> str:
+        return f"{{{pieces[p]}}}"
+
+    if style == "plain":
+        return "".join(_format(p) if isinstance(p, str) else ref(p) for p in parts)
+    if style == "quoted":
+        return "'" + "".join(_format(p.replace("'", "''")) if isinstance(p, str) else ref(p) for p in parts) + "'"
+    # a block: pieces hold no line break, so the lines are cut where the literals break
+    last = parts[-1]
+    keep = isinstance(last, str) and last.endswith("\n")
+    body = list(parts[:-1]) + ([last[:-1]] if last[:-1] else []) if keep else list(parts)
+    lines: list[list[str]] = [[]]
+    for p in body:
+        if isinstance(p, str):
+            first, *rest = p.split("\n")
+            if first:
+                lines[-1].append(_format(first))
+            for line in rest:
+                lines.append([_format(line)] if line else [])
+        else:
+            lines[-1].append(ref(p))
+    return ("|" if keep else "|-") + "\n" + "\n".join(pad + "".join(line) if line else "" for line in lines)
 
 
 def _layout(rules: dict[str, list[Rule]], column: int) -> _Layout | None:
@@ -311,35 +351,55 @@ def _layout(rules: dict[str, list[Rule]], column: int) -> _Layout | None:
         return value
 
     pieces: dict[Piece, int] = {}
-    slots: dict[tuple[str, str, str, tuple[int, ...]], int] = {}
-    stages = {}
+    slots: dict[Slot, int] = {}
+    segments: dict[str, list[str | int]] = {}  # per stage: literal text and slot numbers
     for stage, stage_rules in rules.items():
+        segments[stage] = out = []
         if not stage_rules:
-            stages[stage] = ""
             continue
         try:
             text = encode.sequence_body([stand_in(rule) for rule in stage_rules], column, set())
         except encode.Unsure:
             return None
-        out: list[str] = []
         at = 0
         for m in _SLOT.finditer(text):
-            literal = text[at:m.start()]
-            if _suspect(literal):
-                return None  # a token in a key, or a stand-in laid out otherwise
+            out.append(text[at:m.start()])
             parts = slot_strings[int(m.group(2))]
-            fmt = "".join(_format(p) if isinstance(p, str) else f"{{{pieces.setdefault(p, len(pieces))}}}"
-                          for p in parts)
-            style = encode.filled_style(_literals(parts))
-            used = tuple(sorted({pieces[p] for p in parts if not isinstance(p, str)}))
-            slot = (fmt, m.group(1), style, used)
-            out.append(_format(literal) + f"{{{slots.setdefault(slot, len(slots))}}}")
+            for p in parts:
+                if not isinstance(p, str):
+                    pieces.setdefault(p, len(pieces))
+            out.append(slots.setdefault((parts, m.group(1)), len(slots)))
             at = m.end()
-        if _suspect(text[at:]):
-            return None
-        out.append(_format(text[at:]))
-        stages[stage] = "".join(out)
-    return _Layout(stages, tuple(slots), tuple(pieces))
+        out.append(text[at:])
+        if any(isinstance(p, str) and _suspect(p) for p in out):
+            return None  # a token in a key, or a stand-in laid out otherwise
+    formats = tuple("".join(_format(p) if isinstance(p, str) else f"{{{pieces[p]}}}" for p in parts)
+                    for parts, _ in slots)
+    styles = [encode.filled_style(_literals(parts)) for parts, _ in slots]
+    general = tuple(i for i, style in enumerate(styles) if not style)
+    at_general = {slot: len(pieces) + n for n, slot in enumerate(general)}
+    inline_texts = [_inline(parts, pad, style, pieces) if style else f"{{{at_general[i]}}}"
+                    for i, ((parts, pad), style) in enumerate(zip(slots, styles, strict=True))]
+    checked: set[int] = set()
+    quoted: set[int] = set()
+    longest = float(encode.MAX_SCALAR)
+    for (parts, _), style in zip(slots, styles, strict=True):
+        if style:
+            used = [pieces[p] for p in parts if not isinstance(p, str)]
+            checked.update(used)
+            if style == "quoted":
+                quoted.update(used)
+            if used:
+                fixed = sum(len(p) for p in parts if isinstance(p, str))
+                longest = min(longest, (encode.MAX_SCALAR - fixed) / len(used))
+    return _Layout(
+        stages={stage: "".join(_format(p) if isinstance(p, str) else f"{{{p}}}" for p in segs)
+                for stage, segs in segments.items()},
+        slots=tuple(zip(formats, (pad for _, pad in slots), strict=True)),
+        pieces=tuple(pieces),
+        inline={stage: "".join(_format(p) if isinstance(p, str) else inline_texts[p] for p in segs)
+                for stage, segs in segments.items()},
+        general=general, checked=tuple(sorted(checked)), quoted=tuple(sorted(quoted)), longest=longest)
 
 
 @dataclasses.dataclass
@@ -423,6 +483,8 @@ class Templates:
                 entries.append((template, values))
             else:
                 entries.append({stage: build(slo, spec) for stage, build in self.builders.items()})
+        if all(isinstance(entry, dict) for entry in entries):
+            return None  # nothing to gain: the caller builds and encodes the document as always
         per_stage: dict[str, list[list[Any]]] = {}
         for stage in self.builders:
             per_stage[stage] = [
@@ -449,8 +511,12 @@ class Templates:
                         raise _NoTemplate
                     mine = texts[item.slo]
                     if mine is None:
-                        mine = texts[item.slo] = layout.texts(entry[1])
-                    out.append(layout.stages[item.stage].format(*mine))
+                        pieces = layout.pieces_of(entry[1])
+                        if layout.inline_ok(pieces):
+                            mine = texts[item.slo] = ["i", *pieces, *layout.texts(pieces, layout.general)]
+                        else:
+                            mine = texts[item.slo] = ["s", *layout.texts(pieces)]
+                    out.append((layout.inline if mine[0] == "i" else layout.stages)[item.stage].format(*mine[1:]))
                 return "".join(out)
 
             return _MARK.sub(chunk, body)
