@@ -27,8 +27,18 @@ from hypothesis import strategies as st
 
 from conftest import ROOT
 from slogen import conventions as c
-from slogen.model import SLO, Alerting, ExprRatioSLI, ExprSLI, GaugeSLI, LatencySLI, RatioSLI, Service, Spec, \
-    frozen_labels
+from slogen.model import (
+    SLO,
+    Alerting,
+    ExprRatioSLI,
+    ExprSLI,
+    GaugeSLI,
+    LatencySLI,
+    RatioSLI,
+    Service,
+    Spec,
+    frozen_labels,
+)
 from slogen.promql import Matcher, Selector, render
 from slogen.render import rules, rules_text, shapes
 from slogen.render.artifact import Artifact, Deferred

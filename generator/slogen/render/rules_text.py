@@ -35,7 +35,7 @@ import re
 from collections.abc import Callable, Mapping
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote_plus
 
 from slogen.model import SLO, WINDOW_PLACEHOLDER, Service, Spec
@@ -247,7 +247,7 @@ def _tokenized(value: Any, tokens: _Marked) -> Any:
                 else _tokenized(part, tokens)
             if new is not part:
                 changes[f.name] = new
-        return dataclasses.replace(value, **changes) if changes else value  # type: ignore[type-var]
+        return dataclasses.replace(value, **changes) if changes else value
     return value
 
 
@@ -256,10 +256,12 @@ def _literals(parts: tuple[str | Piece, ...]) -> tuple[str | None, ...]:
     two pieces is there even when empty)."""
     out: list[str | None] = []
     for p in parts:
-        if isinstance(p, str):
-            out.append(out.pop() + p if out and isinstance(out[-1], str) else p)
-        else:
+        if not isinstance(p, str):
             out.append(None)
+        elif out and (previous := out[-1]) is not None:
+            out[-1] = previous + p
+        else:
+            out.append(p)
     return tuple(out)
 
 
@@ -308,8 +310,8 @@ class _Layout:
 
 def _inline(parts: tuple[str | Piece, ...], pad: str, style: str, pieces: dict[Piece, int]) -> str:
     """A slot's YAML text in `style` (encode.styled_text) as a format string over the pieces."""
-    def ref(p: Piece) -> str:
-        return f"{{{pieces[p]}}}"
+    def ref(p: Piece | tuple[str, int]) -> str:
+        return f"{{{pieces[p]}}}"  # type: ignore[index]
 
     if style == "plain":
         return "".join(_format(p) if isinstance(p, str) else ref(p) for p in parts)
@@ -318,7 +320,9 @@ def _inline(parts: tuple[str | Piece, ...], pad: str, style: str, pieces: dict[P
     # a block: pieces hold no line break, so the lines are cut where the literals break
     last = parts[-1]
     keep = isinstance(last, str) and last.endswith("\n")
-    body = list(parts[:-1]) + ([last[:-1]] if last[:-1] else []) if keep else list(parts)
+    body: list[str | Piece] = list(parts)
+    if isinstance(last, str) and keep:  # `|`: the final break is the block's own
+        body[-1] = last[:-1]
     lines: list[list[str]] = [[]]
     for p in body:
         if isinstance(p, str):
@@ -354,7 +358,7 @@ def _layout(rules: dict[str, list[Rule]], column: int) -> _Layout | None:
     slots: dict[Slot, int] = {}
     segments: dict[str, list[str | int]] = {}  # per stage: literal text and slot numbers
     for stage, stage_rules in rules.items():
-        segments[stage] = out = []
+        segments[stage] = out = cast(list[str | int], [])
         if not stage_rules:
             continue
         try:
@@ -479,7 +483,8 @@ class Templates:
         for slo in service.slos:
             shape = cache.shape(slo)
             template, values = self.template(slo, shape) if shape is not None else (None, ())
-            if template is not None and not any(shapes.PRIVATE.search(v) for v in values[len(shape.values):]):
+            if template is not None and shape is not None \
+                    and not any(shapes.PRIVATE.search(v) for v in values[len(shape.values):]):
                 entries.append((template, values))
             else:
                 entries.append({stage: build(slo, spec) for stage, build in self.builders.items()})
