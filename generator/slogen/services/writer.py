@@ -144,18 +144,21 @@ class Transaction:
 
     def commit(self) -> None:
         """Stage every new file, then rename all into place; on any failure restore the old state."""
-        staged: list[tuple[Change, Path]] = []
+        staged: list[tuple[Change, Path, Path]] = []
         done: list[Change] = []
+        renamed = 0
         try:
-            for change in self.changes:
-                if change.new is not None:
-                    target = self.root / change.path
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    staged.append((change, safefile.stage(target, change.new, sync=False)))
+            writes = [(change, self.root / change.path) for change in self.changes if change.new is not None]
+            for directory in sorted({target.parent for _, target in writes}):  # each once, not per file
+                directory.mkdir(parents=True, exist_ok=True)
+            for change, target in writes:
+                assert change.new is not None
+                staged.append((change, target, safefile.stage(target, change.new, sync=False)))
             # Durable before any rename: a crash then leaves each target old or whole, never empty.
-            safefile.sync_files([tmp for _, tmp in staged])
-            for change, tmp in staged:
-                os.replace(tmp, self.root / change.path)
+            safefile.sync_files([tmp for _, _, tmp in staged])
+            for change, target, tmp in staged:
+                os.replace(tmp, target)
+                renamed += 1
                 done.append(change)
             for change in self.changes:
                 if change.new is None:
@@ -173,7 +176,7 @@ class Transaction:
             self._undo(done)
             raise
         finally:
-            for _, tmp in staged:
+            for _, _, tmp in staged[renamed:]:  # the renamed ones are gone already
                 tmp.unlink(missing_ok=True)
 
     def rollback(self) -> None:
