@@ -118,11 +118,38 @@ class Tokens:
     def selector_text(self, text: str | None) -> str | None:
         if text is None:
             return None
-        node = parse_selector(text)
+        node = printed_selector(text) or parse_selector(text)
         return render(Selector(node.metric, self.matchers(node.matchers)))
 
     def expr_text(self, text: str | None) -> str | None:
         return None if text is None else self.raw(text)
+
+
+_PRINTED = re.compile(r'([a-zA-Z_:][a-zA-Z0-9_:]*)\{((?:[a-zA-Z_][a-zA-Z0-9_]*(?:=~|!~|!=|=)"(?:[^"\\]|\\.)*",)*'
+                      r'[a-zA-Z_][a-zA-Z0-9_]*(?:=~|!~|!=|=)"(?:[^"\\]|\\.)*")\}')
+_MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)(=~|!~|!=|=)"((?:[^"\\]|\\.)*)"')
+_UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_ESCAPED = {"\\": "\\", '"': '"', "n": "\n", "r": "\r", "t": "\t"}  # what quote() escapes
+
+
+def printed_selector(text: str) -> Selector | None:
+    """The selector `text` is the printer's text of (`metric{name op "value",...}`), read without the
+    PromQL parser; None for any other text, which the parser reads (a ratio SLI's selectors are the
+    printer's canonical text: the parser is the slow way to the same answer). Exact because the
+    answer must print back to `text` exactly, and the printer writes different selectors of this
+    form differently (quote is one to one); `__name__` matchers, which the parser folds into the
+    metric, are left to the parser."""
+    whole = _PRINTED.fullmatch(text)
+    if whole is None:
+        return None
+    matchers = []
+    for m in _MATCHER.finditer(whole.group(2)):
+        name, op, quoted = m.groups()
+        if name == "__name__" or any(e not in _ESCAPED for e in _UNESCAPE.findall(quoted)):
+            return None
+        matchers.append(Matcher(name, op, _UNESCAPE.sub(lambda e: _ESCAPED[e.group(1)], quoted)))
+    found = Selector(whole.group(1), tuple(matchers))
+    return found if render(found) == text else None
 
 
 def template_sli(sli: Any, tokens: Tokens) -> Any:
