@@ -35,6 +35,7 @@ from slogen.model import (
     GaugeSLI,
     LatencySLI,
     RatioSLI,
+    RuleTarget,
     Service,
     Spec,
     frozen_labels,
@@ -107,6 +108,20 @@ def test_templates_are_used_and_their_data_is_the_text() -> None:
             assert templates.text(service, lambda per_stage, s=service: rules._document(
                 s, many, c.RULES_FORMAT_PROMETHEUS, per_stage)) is not None
         assert len(templates.known) == len(spec.slos)  # one shape per SLO of the source, shared by 12 SLOs
+
+
+@pytest.mark.parametrize("rules_format", c.RULES_FORMATS)
+def test_rule_targets_and_chunked_groups_lay_out_the_same(rules_format: str) -> None:
+    # namespace and rule labels (operator objects), Thanos' group key (not in VMRule), and services
+    # whose stages split into several groups
+    spec = FEATURES
+    slos = [dataclasses.replace(slo, service="big", name=f"{slo.name}-{i}") for i in range(6) for slo in spec.slos]
+    big = dataclasses.replace(spec, services=(*spec.services, Service("big", tuple(slos))), prometheus=RuleTarget(
+        namespace="monitoring", rule_labels=frozen_labels({"release": "yes", "team": "a: b"}),
+        partial_response_strategy="abort"))
+    assert _compare(big, rules_format) == len(big.services)
+    text = next(a.text for a in rules.generate(big, rules_format) if "big" in a.path)
+    assert ":big:sli:2" in text and ("partial_response_strategy" in text) == (rules_format != c.RULES_FORMAT_VMRULE)
 
 
 def test_per_service_dashboard_links_fall_back() -> None:
