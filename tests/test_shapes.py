@@ -99,12 +99,17 @@ def test_hostile_strings_fill_exactly(variants: list[tuple[str, str, list[str], 
 
 
 def test_token_characters_of_its_own_print_directly() -> None:
-    slo = FEATURES.slos[0]
+    # in a name the template prints as it is (a metric, a label name); in a value (a name, a matcher
+    # value, which the template holds a token for) they are filled like any other character
+    slo = next(s for s in FEATURES.slos if isinstance(s.sli, GaugeSLI))
+    ratio = next(s for s in FEATURES.slos if isinstance(s.sli, RatioSLI))
     with shapes.session():
         cache = shapes._ACTIVE.get()
         assert cache is not None
-        assert cache.shape(dataclasses.replace(slo, name="a\ue000b")) is None
-        assert cache.shape(dataclasses.replace(slo, service="\ue001")) is None
+        assert cache.shape(dataclasses.replace(slo, sli=dataclasses.replace(slo.sli, metric="m\ue000"))) is None
+        assert cache.shape(dataclasses.replace(ratio, sli=RatioSLI('a{b="\ue000"}'))) is not None
+        assert cache.shape(dataclasses.replace(slo, name="a\ue000b")) is not None
+        assert cache.shape(dataclasses.replace(slo, service="\ue001")) is not None
         assert cache.shape(slo) is not None
 
 

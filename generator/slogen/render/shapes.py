@@ -189,14 +189,18 @@ class _Same:
         return isinstance(other, _Same) and other.value is self.value
 
 
-def _names(slo: SLO) -> tuple[str, ...]:
-    """The strings of the shape's key that the printer may write: metric, label and grouping names."""
+_QUOTED_TOKEN = re.compile(f'"{OPEN}\\d+{CLOSE}"')
+
+
+def _names(slo: SLO, template: Any) -> tuple[str, ...]:
+    """The strings of the shape's key that the printer may write: metric, label and grouping names
+    (`template`: the SLO's SLI with its tokens)."""
     sli = slo.sli
     names = list(slo.group_by)
     if isinstance(sli, LatencySLI | GaugeSLI):
         names += [sli.metric, *(m.name for m in sli.selector)]
-    elif isinstance(sli, RatioSLI):  # the selectors' whole text
-        names += [t for t in (sli.total, sli.errors, sli.good) if t is not None]
+    elif isinstance(template, RatioSLI):  # the template selectors' text but for the tokens: metric and names
+        names += [_QUOTED_TOKEN.sub("", t) for t in (template.total, template.errors, template.good) if t is not None]
     return tuple(names)
 
 
@@ -220,8 +224,11 @@ class Cache:
         tokens = Tokens()
         service, name = tokens.quoted(slo.service), tokens.quoted(slo.name)
         sli = template_sli(slo.sli, tokens)
-        if sli is None or any(PRIVATE.search(v) for v in (*tokens.values, *_names(slo))):
-            return None  # a token character of its own: filling could not tell it from a token
+        # A token character in a name the template prints as it is could not be told from a token.
+        # (The values may hold any: the template has tokens in their place, and filling does not read
+        # what it fills in. So rules_text.py's templates, whose values are tokens, share the shapes.)
+        if sli is None or any(PRIVATE.search(v) for v in _names(slo, sli)):
+            return None
         # Everything the expression builders read of an SLO besides the tokenized strings.
         key = (sli, slo.objective, slo.window, _Same(slo.windows), slo.group_by, slo.alerting.min_events)
         known = self.keys.get(key)
