@@ -435,22 +435,34 @@ class Templates:
         self.spec, self.builders = spec, dict(builders)
         self.known: dict[tuple[Any, ...], _Template | None] = {}
         self.memo: dict[int, tuple[Any, Any, tuple[str, ...]]] = {}
+        self.once: set[tuple[Any, ...]] = set()
         self.fields = tuple(f.name for f in dataclasses.fields(SLO) if f.name not in ("service", "name", "sli"))
 
     def template(self, slo: SLO, shape: shapes.Shape) -> tuple[_Template | None, tuple[str, ...]]:
         """The template of `slo`'s document shape (None: build its rules directly), and the strings
         its tokens stand for."""
         values = list(shape.values)
-        rest = tuple(_rest(getattr(slo, name), values, self.memo) for name in self.fields)
-        key = (shape.key, rest)
+        rest = []
+        for name in self.fields:
+            part = getattr(slo, name)
+            if name in _TOKENIZED_FIELDS and type(part) is str:
+                values.append(part)
+                rest.append(str)
+            else:
+                rest.append(_rest(part, values, self.memo))
+        key = (shape.key, tuple(rest))
         if key not in self.known:
+            if key not in self.once:  # a template pays when a second SLO uses it: the first is built directly
+                self.once.add(key)
+                return None, tuple(values)
             self.known[key] = self._build(slo, len(values))
         return self.known[key], tuple(values)
 
     def _template_slo(self, slo: SLO, tokens: _Marked) -> SLO:
         service, name = tokens.marked(slo.service), tokens.marked(slo.name)
         sli = shapes.template_sli(slo.sli, tokens)
-        rest = {f: _tokenized(getattr(slo, f), tokens) for f in self.fields}
+        rest = {f: tokens.marked(part) if f in _TOKENIZED_FIELDS and type(part := getattr(slo, f)) is str
+                else _tokenized(getattr(slo, f), tokens) for f in self.fields}
         return dataclasses.replace(slo, service=service, name=name, sli=sli, **rest)
 
     def _build(self, slo: SLO, count: int) -> _Template | None:
