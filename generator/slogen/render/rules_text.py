@@ -461,8 +461,9 @@ class Templates:
     def _template_slo(self, slo: SLO, tokens: _Marked) -> SLO:
         service, name = tokens.marked(slo.service), tokens.marked(slo.name)
         sli = shapes.template_sli(slo.sli, tokens)
-        rest = {f: tokens.marked(part) if f in _TOKENIZED_FIELDS and type(part := getattr(slo, f)) is str
-                else _tokenized(getattr(slo, f), tokens) for f in self.fields}
+        rest: dict[str, Any] = {
+            f: tokens.marked(part) if f in _TOKENIZED_FIELDS and type(part := getattr(slo, f)) is str
+            else _tokenized(getattr(slo, f), tokens) for f in self.fields}
         return dataclasses.replace(slo, service=service, name=name, sli=sli, **rest)
 
     def _build(self, slo: SLO, count: int) -> _Template | None:
