@@ -196,6 +196,17 @@ def _is_strings(value: Any) -> bool:
     return isinstance(value, Mapping) and all(type(v) is str for v in value.values())
 
 
+_PLAIN_MAPPINGS = (MappingProxyType, dict)  # the model's label and annotation maps
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...]:
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind))
+    return names
+
+
 def _rest(value: Any, values: list[str], memo: dict[int, tuple[Any, Any, tuple[str, ...]]]) -> Any:
     """A hashable key for `value` with its data strings left out (appended to `values` in order), equal
     for equal model values (a miss on equal values only costs another template)."""
@@ -204,6 +215,11 @@ def _rest(value: Any, values: list[str], memo: dict[int, tuple[Any, Any, tuple[s
         return value
     if kind is float:
         return (float, repr(value))  # 0.0 == -0.0
+    if kind in _PLAIN_MAPPINGS:  # the common case first, without the memo (cheap to read again)
+        strings = tuple(value.values())
+        if all(type(v) is str for v in strings):
+            values.extend(strings)
+            return ("strings", tuple(value))
     found = memo.get(id(value))
     if found is not None and found[0] is value:
         values.extend(found[2])
@@ -218,9 +234,9 @@ def _rest(value: Any, values: list[str], memo: dict[int, tuple[Any, Any, tuple[s
         frozen = value if all(type(v) is str for v in value) else _Same(value)
     elif dataclasses.is_dataclass(value):
         parts = []
-        for f in dataclasses.fields(value):
-            part = getattr(value, f.name)
-            if f.name in _TOKENIZED_FIELDS and type(part) is str:
+        for name in _field_names(kind):
+            part = getattr(value, name)
+            if name in _TOKENIZED_FIELDS and type(part) is str:
                 mine.append(part)
                 parts.append(str)
             else:
