@@ -41,7 +41,7 @@ from slogen.model import (
     frozen_labels,
 )
 from slogen.promql import Matcher, Selector, render
-from slogen.render import rules, rules_text, shapes
+from slogen.render import encode, rules, rules_text, shapes
 from slogen.render.artifact import Artifact, Deferred
 from slogen.spec.load import load
 
@@ -254,3 +254,39 @@ def test_a_default_alerting_is_not_a_template_key_miss() -> None:
         found = [templates.template(s, cache.shape(s))[0] for s in twins]  # type: ignore[arg-type]
     assert found[0] is None  # the first is built directly
     assert found[1] is not None and found[2] is found[1]
+
+
+LITERAL = st.text(st.sampled_from(list("ab-:# '\"\n?|>{}%*&!~.01yYnN\té\ue000")), max_size=6)
+PIECE = st.text(st.sampled_from(list("ab-_/.=\"'{}()~01é\U0001f600")), min_size=1, max_size=4)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(LITERAL, st.integers(0, 2)), min_size=1, max_size=5),
+       st.lists(PIECE, min_size=3, max_size=3), st.sampled_from(["", "  ", "      "]))
+def test_a_proven_style_is_the_encoders(parts_in: list[str | int], texts: list[str], pad: str) -> None:
+    # encode.filled_style decides a filled string's YAML style from its literal parts alone, for any
+    # SAFE_PIECE pieces; the text laid out that way (rules_text._inline) must be string_text's
+    parts = tuple(("r", p, None) if isinstance(p, int) else p for p in parts_in if p != "")
+    if not parts:
+        return
+    style = encode.filled_style(rules_text._literals(parts))
+    if not style or not all(encode.SAFE_PIECE.match(t) for t in texts):
+        return
+    if style == "quoted" and any("'" in t for t in texts):
+        return  # the layout asks for pieces without quotes there (rules_text._Layout.quoted)
+    value = "".join(p if isinstance(p, str) else texts[p[1]] for p in parts)
+    expected = encode.string_text(value, pad)
+    assert encode.styled_text(value, style, pad) == expected
+    pieces = {("r", i, None): i for i in range(3)}
+    assert rules_text._inline(parts, pad, style, pieces).format(*texts) == expected
+
+
+def test_styles_are_proven_for_the_common_strings() -> None:
+    r = ("r", 0, None)
+    assert encode.filled_style(rules_text._literals(("sum(x{a=", r, "})"))) == "plain"
+    assert encode.filled_style(rules_text._literals((r, "/", r, ": the SLI's series are missing"))) == "quoted"
+    assert encode.filled_style(rules_text._literals(("(\n  a{b=", r, "}\n)"))) == "block"
+    for undecided in ((r,), ("1 - ", r), ("ab", r), ("- a", r), ("sum", r, " "), ("a\t", r)):
+        assert encode.filled_style(rules_text._literals(undecided)) == "", undecided
+    assert rules_text._inline(("(\n  a{b=", r, "}\n)\n"), "    ", "block", {r: 0}).format('"x"') == \
+        encode.string_text('(\n  a{b="x"}\n)\n', "    ")
