@@ -1,31 +1,38 @@
-"""A service's rule file laid out per SLO shape: each shape's rules built and emitted once, filled per SLO.
+"""A service's rule file laid out per document shape: each shape's rules built and emitted once, filled per SLO.
 
 Most SLOs of a large spec share their rules' whole structure with many others and differ only in
-the strings `shapes.py` tokenizes: the service and SLO names, the SLI's matcher values and `expr`
-texts. `Templates.text` runs the stage builders once per *document shape* (the shape of
-shapes.py plus every other field of the SLO: labels, alerting, description, ...) on a template
-SLO whose strings are tokens, emits the rules' YAML once, and fills each SLO's strings in.
+strings: the service and SLO names, the SLI's matcher values and `expr` texts (the shape of
+shapes.py), the values of their label and annotation maps and their description. A *document
+shape* is the shape of shapes.py plus every other field of the SLO (with those values left out).
+From its second SLO on, `Templates.text` does not run the stage builders: they ran once on a
+template SLO whose strings are tokens, the rules' YAML was emitted once, and each SLO's strings
+are filled in.
 
 Why filling is exact:
 
 - A string of the template's rules that holds a token is a *slot*: after filling, it is encoded
-  afresh through `encode.string_text` (its YAML style, plain, quoted or a block, depends on the
-  value), never spliced into YAML text. Every other scalar, key and line is emitted by encode.py
-  itself, and the layout of one YAML scalar depends on nothing but itself and its column.
-- A builder writes a tokenized string in one of four forms, each filled as it was made:
-  `quote(token)` in PromQL (`"…"`: `quote(value)`), an `expr` text for a window (shapes.py), the
-  string itself (a label, a summary), and `urlencode`'s `quote_plus` (a dashboard link). To be
-  sure no builder writes it any other way (hashed, measured, cut), the rules are built a second
-  time from tokens of another alphabet and width; only when that build, its tokens mapped back,
-  equals the first in every string, key and type is the shape used. A builder that shares one
-  container between rules, or between SLOs, makes PyYAML write an anchor: such a shape is not
-  used either.
+  afresh (its YAML style, plain, quoted or a block, depends on the value): by `encode.string_text`,
+  or in the style `encode.filled_style` proves from the slot's literal parts for pieces of
+  SAFE_PIECE text; never spliced into YAML text as it is. Every other scalar, key and line is
+  emitted by encode.py itself, and the layout of one YAML scalar depends on nothing but itself
+  and its column.
+- A builder writes a token in one of five forms, each filled as it was made: `quote(token)` in
+  PromQL (`"…"`: `quote(value)`), an `expr` text for a window (shapes.py), the string as it is (a
+  label, a summary), `gotemplate.literal` (a label value copied onto an alert: the `{{` each name
+  and data token carries after its index shows the escaping) and urlencode's `quote_plus` (a
+  dashboard link). To be sure no builder writes one any other way (hashed, measured, cut), the
+  rules are built a second time from tokens of another alphabet and width; only when that build,
+  its tokens mapped back, equals the first in every string, key and type is the shape used. A
+  builder that shares one container between rules, or between SLOs, makes PyYAML write an anchor:
+  such a shape is not used either.
 - Group names, intervals and the document around the rules are laid out by rules.py's own
-  functions (the SLOs' rules stand in as markers), so chunking and the three formats stay theirs.
+  functions (the SLOs' rules stand in as markers), so chunking and the three formats stay theirs;
+  nothing here names a stage or a rule.
 
-Whatever is not certain (an SLO without a shape, a shape that fails the comparison, a scalar
-encode.py would leave to PyYAML) is built and emitted directly; tests/test_rules_text.py compares
-both ways over every spec in the repository, in every format, and hostile strings.
+Whatever is not certain (an SLO without a shape, the first SLO of a document shape, a shape that
+fails the comparison, a scalar encode.py would leave to PyYAML) is built and emitted directly;
+tests/test_rules_text.py compares both ways over every spec in the repository, in every format,
+and hostile strings.
 """
 
 from __future__ import annotations
@@ -63,7 +70,7 @@ _ENCODED = re.compile("%EE%80%[89]", re.IGNORECASE)  # a token percent-encoded
 _SLOT = re.compile(f"\\|-\\n( *){SLOT_OPEN}(\\d+){SLOT_CLOSE}\\n\\1X(?=\\n)")
 _MARK = re.compile(f"^( *)- {MARK_OPEN}(\\d+){MARK_CLOSE}\\n", re.MULTILINE)
 
-Piece = tuple[str, int, str | None]  # (form q/w/r/u, token index, window)
+Piece = tuple[str, int, str | None]  # (form q/w/l/r/u, token index, window)
 
 
 def _parts(text: str) -> tuple[str | Piece, ...] | None:
@@ -577,7 +584,7 @@ def _mark(value: Any, chunks: list[list[_Stage]]) -> None:
     """Replace, in place, each list of rule stand-ins in the document by one marker string."""
     if type(value) is dict:
         for k, v in value.items():
-            if type(v) is list and v and all(type(x) is _Stage for x in v):
+            if type(v) is list and v and type(v[0]) is _Stage and all(type(x) is _Stage for x in v):
                 chunks.append(v)
                 value[k] = [f"{MARK_OPEN}{len(chunks) - 1}{MARK_CLOSE}"]
             else:

@@ -11,7 +11,9 @@ never atomic) only verbatim, bracketed by a rule that reads the node's kind alon
 text is the real text with `quote(token)` where the real one has `quote(value)`, and the token (with
 its window, for `expr` text: `user_expr` substitutes `$window` inside the token too) where the real
 text has the user's text for that window. Tokens are Unicode private-use characters; an SLO whose
-strings hold one is printed directly. Everything else a builder reads of the SLO is part of the
+metric, label or grouping names (which the template prints as they are) hold one is printed
+directly; its values may hold any (the template has tokens in their place, and filling does not
+read what it fills in). Everything else a builder reads of the SLO is part of the
 shape's key, and the template keeps the rest at the real SLO's values of the shape's first SLO, so a
 builder that read them would be caught by tests/test_shapes.py (every SLO of every test spec,
 printed both ways).
@@ -42,8 +44,7 @@ from slogen.promql import Expr, Matcher, Selector, parse_selector, quote, render
 from slogen.promql.ast import Layout
 
 OPEN, CLOSE = "\ue000", "\ue001"
-# The private-use characters slogen's templates use (tokens of two alphabets, slots, markers): an
-# SLO whose strings hold one is printed directly.
+# The private-use characters slogen's templates use (tokens of two alphabets, slots, markers).
 PRIVATE = re.compile("[\ue000-\ue03f]")
 _TOKEN = re.compile(f'"{OPEN}(\\d+){CLOSE}"|{OPEN}(\\d+):([^{CLOSE}]*){CLOSE}')
 
