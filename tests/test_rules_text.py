@@ -94,7 +94,7 @@ def test_templates_are_used_and_their_data_is_the_text() -> None:
     spec = load(str(ROOT / "tests/specs/minimal.yaml"))
     many = dataclasses.replace(spec, services=tuple(
         Service(f"svc-{i}", tuple(dataclasses.replace(slo, service=f"svc-{i}", name=f"{slo.name}-{j}")
-                                  for j in range(3) for slo in spec.slos))
+                                  for j in range(5) for slo in spec.slos))
         for i in range(4)))
     for rules_format in c.RULES_FORMATS:
         assert _compare(many, rules_format) == len(many.services)
@@ -107,7 +107,7 @@ def test_templates_are_used_and_their_data_is_the_text() -> None:
         for service in many.services:
             assert templates.text(service, lambda per_stage, s=service: rules._document(
                 s, many, c.RULES_FORMAT_PROMETHEUS, per_stage)) is not None
-        assert len(templates.known) == len(spec.slos)  # one shape per SLO of the source, shared by 12 SLOs
+        assert len(templates.known) == len(spec.slos)  # one shape per SLO of the source, shared by 20 SLOs
 
 
 @pytest.mark.parametrize("rules_format", c.RULES_FORMATS)
@@ -191,13 +191,15 @@ def test_hostile_strings_lay_out_exactly(variants: list[Variant], rules_format: 
 def test_hostile_strings_do_use_templates() -> None:
     # names and values that need quoting, escaping or a block still go through templates
     spec = _hostile_spec([("yes", "1", ['a"b', "c\\d"], "x", "{{ $labels.x }}", "a: b", "d\ne"),
-                          ("null", "-", ["'q'", "é"], "y", "a\nb", "#c", "")])
-    assert _compare(spec, c.RULES_FORMAT_PROMETHEUS) == 1  # the second service: the first made the shapes known
+                          ("null", "-", ["'q'", "é"], "y", "a\nb", "#c", ""),
+                          ("~", "x", ['\n', "%"], "z", "'", "é: x", "\U0001f600"),
+                          ("1e3", "y", ["{0}", "}"], "w", "- a", "a #b", "yes")])
+    assert _compare(spec, c.RULES_FORMAT_PROMETHEUS) == 1  # the fourth service: the first three built directly
 
 
 def test_a_wrong_fill_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     # the comparison above can fail: filling quote(value) as the bare value breaks hostile names
-    spec = _hostile_spec([("svc", "a", ['x"y'], "t", "l", "n", "d"), ("svc2", "b", ["z"], "u", "m", "o", "e")])
+    spec = _hostile_spec([(f"svc{i}", "a", ['x"y'], "t", "l", "n", "d") for i in range(rules_text.DIRECT_FIRST + 2)])
     original = rules_text._piece
     monkeypatch.setattr(rules_text, "_piece", lambda piece, values: original(("r", *piece[1:]), values))
     with pytest.raises(AssertionError):
@@ -222,8 +224,8 @@ def test_a_builder_reading_names_otherwise_gets_no_template(label: Any) -> None:
         slo = spec.slos[0]
         shape = cache.shape(slo)
         assert shape is not None
-        assert templates.template(slo, shape)[0] is None  # the first SLO of a shape: built directly
-        assert templates.template(slo, shape)[0] is None
+        for _ in range(rules_text.DIRECT_FIRST + 1):  # the first ones of a shape are built directly
+            assert templates.template(slo, shape)[0] is None
         assert templates.known and all(t is None for t in templates.known.values())
 
 
@@ -239,8 +241,8 @@ def test_a_shared_dict_gets_no_template() -> None:
         slo = spec.slos[0]
         shape = cache.shape(slo)
         assert shape is not None
-        assert templates.template(slo, shape)[0] is None
-        assert templates.template(slo, shape)[0] is None
+        for _ in range(rules_text.DIRECT_FIRST + 1):
+            assert templates.template(slo, shape)[0] is None
         assert templates.known and all(t is None for t in templates.known.values())
 
 
@@ -248,12 +250,14 @@ def test_a_default_alerting_is_not_a_template_key_miss() -> None:
     # SLOs without alert settings share one frozen default, and descriptions are tokens: neither splits a key
     spec = load(str(ROOT / "tests/specs/minimal.yaml"))
     slo = spec.slos[0]
-    twins = [dataclasses.replace(slo, name=f"n{i}", alerting=Alerting(), description=f"d{i}") for i in range(3)]
+    twins = [dataclasses.replace(slo, name=f"n{i}", alerting=Alerting(), description=f"d{i}")
+             for i in range(rules_text.DIRECT_FIRST + 2)]
     with shapes.session() as cache:
         templates = rules_text.Templates(spec, rules.stage_builders())
         found = [templates.template(s, cache.shape(s))[0] for s in twins]  # type: ignore[arg-type]
-    assert found[0] is None  # the first is built directly
-    assert found[1] is not None and found[2] is found[1]
+    first = rules_text.DIRECT_FIRST
+    assert all(f is None for f in found[:first])  # the first ones are built directly
+    assert found[first] is not None and found[first + 1] is found[first]
 
 
 LITERAL = st.text(st.sampled_from(list("ab-:# '\"\n?|>{}%*&!~.01yYnN\té\ue000")), max_size=6)

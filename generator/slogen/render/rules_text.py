@@ -4,7 +4,7 @@ Most SLOs of a large spec share their rules' whole structure with many others an
 strings: the service and SLO names, the SLI's matcher values and `expr` texts (the shape of
 shapes.py), the values of their label and annotation maps and their description. A *document
 shape* is the shape of shapes.py plus every other field of the SLO (with those values left out).
-From its second SLO on, `Templates.text` does not run the stage builders: they ran once on a
+From its fourth SLO on (DIRECT_FIRST), `Templates.text` does not run the stage builders: they ran once on a
 template SLO whose strings are tokens, the rules' YAML was emitted once, and each SLO's strings
 are filled in.
 
@@ -29,7 +29,7 @@ Why filling is exact:
   functions (the SLOs' rules stand in as markers), so chunking and the three formats stay theirs;
   nothing here names a stage or a rule.
 
-Whatever is not certain (an SLO without a shape, the first SLO of a document shape, a shape that
+Whatever is not certain (an SLO without a shape, the first SLOs of a document shape, a shape that
 fails the comparison, a scalar encode.py would leave to PyYAML) is built and emitted directly;
 tests/test_rules_text.py compares both ways over every spec in the repository, in every format,
 and hostile strings.
@@ -57,6 +57,7 @@ OTHER_OPEN, OTHER_CLOSE, OTHER_WIDTH = "\ue010", "\ue011", 40  # the second buil
 SLOT_OPEN, SLOT_CLOSE = "\ue020", "\ue021"
 MARK_OPEN, MARK_CLOSE = "\ue022", "\ue023"
 
+DIRECT_FIRST = 3  # SLOs of a document shape built directly before its template is made
 MARK = "{{"  # after the index of a token for a name or data string: gotemplate.literal changes it
 _O, _C, _M = shapes.OPEN, shapes.CLOSE, re.escape(MARK)
 # The forms a builder writes a token in (module docstring); `"T"` is quote(T), so it comes first.
@@ -458,7 +459,7 @@ class Templates:
         self.spec, self.builders = spec, dict(builders)
         self.known: dict[tuple[Any, ...], _Template | None] = {}
         self.memo: dict[int, tuple[Any, Any, tuple[str, ...]]] = {}
-        self.once: set[tuple[Any, ...]] = set()
+        self.seen: dict[tuple[Any, ...], int] = {}
         self.fields = tuple(f.name for f in dataclasses.fields(SLO) if f.name not in ("service", "name", "sli"))
 
     def template(self, slo: SLO, shape: shapes.Shape) -> tuple[_Template | None, tuple[str, ...]]:
@@ -475,8 +476,9 @@ class Templates:
                 rest.append(_rest(part, values, self.memo))
         key = (shape.key, tuple(rest))
         if key not in self.known:
-            if key not in self.once:  # a template pays when a second SLO uses it: the first is built directly
-                self.once.add(key)
+            seen = self.seen.get(key, 0)
+            if seen < DIRECT_FIRST:  # a template costs a few SLOs built directly: it pays only when reused
+                self.seen[key] = seen + 1
                 return None, tuple(values)
             self.known[key] = self._build(slo, len(values))
         return self.known[key], tuple(values)
