@@ -64,9 +64,9 @@ def generate(spec: Spec, rules_format: str = c.RULES_FORMAT_PROMETHEUS) -> list[
 def _service_file(service: Service, spec: Spec, rules_format: str, cache: shapes.Cache,
                   templates: rules_text.Templates) -> Artifact:
     path = c.rule_path(service.name, rules_format)
-    body = templates.text(service, functools.partial(_document, service, spec, rules_format))
+    body, doc = templates.text(service, functools.partial(_document, service, spec, rules_format))
     if body is None:
-        doc = _document(service, spec, rules_format)
+        doc = doc if doc is not None else _document(service, spec, rules_format)
         return Artifact(path, yaml_text(doc, source=spec.source), doc)
     # The dicts only when read (the rules handoff, alert tests): writing needs the text alone.
     return Artifact(path, with_header(body, source=spec.source),

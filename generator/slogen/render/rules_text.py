@@ -509,13 +509,14 @@ class Templates:
             return None  # one container in two places (PyYAML would anchor it), or shared between SLOs
         return _Template(rules)
 
-    def text(self, service: Service, layout: Layout) -> str | None:
+    def text(self, service: Service, layout: Layout) -> tuple[str | None, Any]:
         """The YAML body (no header) of `service`'s rule file as `encode.yaml_body(layout(rules))`
-        writes it, `rules` being each stage's rules of each SLO; None when not certain (then the
-        caller builds the document and encodes it)."""
+        writes it, `rules` being each stage's rules of each SLO, and None; or (None, the document)
+        when every SLO was built directly; or (None, None) when not certain (then the caller builds
+        the document and encodes it)."""
         cache = shapes.current()
         if cache is None:
-            return None
+            return None, None
         spec = self.spec
         entries: list[tuple[_Template, tuple[str, ...]] | dict[str, list[Rule]]] = []
         for slo in service.slos:
@@ -526,8 +527,9 @@ class Templates:
                 entries.append((template, values))
             else:
                 entries.append({stage: build(slo, spec) for stage, build in self.builders.items()})
-        if all(isinstance(entry, dict) for entry in entries):
-            return None  # nothing to gain: the caller builds and encodes the document as always
+        if all(isinstance(entry, dict) for entry in entries):  # nothing to gain: the caller encodes it
+            return None, layout({stage: [cast(dict[str, list[Rule]], e)[stage] for e in entries]
+                                 for stage in self.builders})
         per_stage: dict[str, list[list[Any]]] = {}
         for stage in self.builders:
             per_stage[stage] = [
@@ -562,11 +564,9 @@ class Templates:
                     out.append((layout.inline if mine[0] == "i" else layout.stages)[item.stage].format(*mine[1:]))
                 return "".join(out)
 
-            return _MARK.sub(chunk, body)
-        except encode.Unsure:
-            return None
-        except _NoTemplate:
-            return None
+            return _MARK.sub(chunk, body), None
+        except (encode.Unsure, _NoTemplate):
+            return None, None
 
 
 class _NoTemplate(Exception):
