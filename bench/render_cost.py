@@ -17,13 +17,19 @@ imports included), on the same spec, with a private cache directory:
 
 `--baseline DIR` runs the same commands with `PYTHONPATH=DIR/generator` (e.g. a `git archive` of
 main), so before and after come from the same run on the same machine; ratios are slogen ÷ baseline.
+`--repeat N` measures both N times, interleaved (this slogen, the baseline, the baseline, this
+slogen, ...) so a load that rises or falls during the run weighs on both alike, and reports the
+median of each figure. Each command's CPU time (user + system of the child) is reported beside
+its wall time: on a shared machine it moves less with the load.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,14 +47,21 @@ FIGURES = ("cold validate", "full render", "render --check, unchanged", "one SLO
            "one SLO changed: render --check")
 
 
-def _command(args: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _command(args: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
+    """(wall, CPU) seconds of one `python -m slogen ...` in its own process."""
+    cpu = _children_cpu()
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "slogen", *args], env=env, capture_output=True, text=True,
                             check=False)
     elapsed = time.perf_counter() - started
     if result.returncode not in ok:
         raise RuntimeError(f"slogen {' '.join(args)} exited {result.returncode}: {result.stderr[-2000:]}")
-    return elapsed
+    return elapsed, _children_cpu() - cpu
 
 
 def _change_objective(spec: Path, service: str, objective: str) -> None:
@@ -97,17 +110,19 @@ def measure(services: int, slos_per_service: int, source: Path | None = None) ->
         env.pop("SLOGEN_NO_CACHE", None)
         if source is not None:
             env["PYTHONPATH"] = str(source / "generator")
-        fig = {
+        timed = {
             "cold validate": _command(["validate", "-f", str(spec)], {**env, "SLOGEN_NO_CACHE": "1"}),
             "full render": _command(["render", "-f", str(spec), "-o", str(out)], env),
             "render --check, unchanged": _command(["render", "--check", "-f", str(spec), "-o", str(out)], env),
         }
         middle = f"svc-{services // 2:04d}"
         _change_objective(spec, middle, "99.7")
-        fig["one SLO changed: render"] = _command(["render", "-f", str(spec), "-o", str(out)], env)
+        timed["one SLO changed: render"] = _command(["render", "-f", str(spec), "-o", str(out)], env)
         _change_objective(spec, f"svc-{services // 3:04d}", "99.6")
-        fig["one SLO changed: render --check"] = _command(["render", "--check", "-f", str(spec), "-o", str(out)],
-                                                          env, ok=(1,))
+        timed["one SLO changed: render --check"] = _command(
+            ["render", "--check", "-f", str(spec), "-o", str(out)], env, ok=(1,))
+        fig = {name: wall for name, (wall, _) in timed.items()}
+        fig.update({f"{name} CPU": cpu for name, (_, cpu) in timed.items()})
         fig["text floor"] = text_floor(out, work / "floor")
         if source is None:
             fig["generate + write, in process"] = generate_and_write(spec, work / "inproc")
@@ -125,15 +140,28 @@ def _load() -> float:
         return float("nan")
 
 
-def run(*, smoke: bool = False, baseline: Path | None = None) -> list[dict[str, Any]]:
+def _median(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
+
+
+def run(*, smoke: bool = False, baseline: Path | None = None, repeat: int = 1) -> list[dict[str, Any]]:
     """Rows of (figure, slogen, reference, ratio) for the suite table."""
     services = 10 if smoke else 1000
     slos = services * 10
     load_before = _load()
-    new = measure(services, 10)
-    old = measure(services, 10, baseline) if baseline is not None else None
+    news: list[dict[str, float]] = []
+    olds: list[dict[str, float]] = []
+    for i in range(repeat):
+        order = [None, baseline] if i % 2 == 0 else [baseline, None]
+        for source in order:
+            if source is None:
+                news.append(measure(services, 10))
+            elif baseline is not None:
+                olds.append(measure(services, 10, source))
+    new = _median(news)
+    old = _median(olds) if olds else None
     rows = []
-    for name in FIGURES:
+    for name in (*FIGURES, *(f"{f} CPU" for f in FIGURES)):
         reference = old[name] if old else None
         rows.append({"figure": f"{name}, {slos} SLOs (s)", "slogen": new[name], "reference": reference,
                      "ratio": new[name] / reference if reference else None})
@@ -154,8 +182,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--baseline", type=Path, help="another slogen source tree to measure in the same run")
+    parser.add_argument("--repeat", type=int, default=1, help="measure N times, interleaved with the baseline; "
+                        "report the medians")
     args = parser.parse_args()
-    for row in run(smoke=args.smoke, baseline=args.baseline):
+    for row in run(smoke=args.smoke, baseline=args.baseline, repeat=max(1, args.repeat)):
         print(row)
 
 

@@ -44,8 +44,11 @@ def test_data_is_synced_before_any_rename(tmp_path: Path, monkeypatch: pytest.Mo
     if count >= safefile.SYNC_ALL_FROM:
         assert before == ["sync"]  # one flush for all, not one per file
     else:
-        assert before == ["fsync"] * count
+        assert before == ["fsync"] * (count + 1)  # the files and the manifest, staged together
     assert events.count("rename") == count + 1  # and the manifest
+    after = events[first_rename:]
+    assert after[:count + 1] == ["rename"] * (count + 1)  # the manifest renamed last, no sync between
+    assert "sync" not in after and after.count("fsync") == 2  # then the two directories once each
     assert all((tmp_path / a.path).read_text() == a.text for a in _files(count))
     assert not list(tmp_path.rglob("*.tmp"))
 

@@ -99,10 +99,41 @@ def test_hostile_strings_fill_exactly(variants: list[tuple[str, str, list[str], 
 
 
 def test_token_characters_of_its_own_print_directly() -> None:
-    slo = FEATURES.slos[0]
+    # in a name the template prints as it is (a metric, a label name); in a value (a name, a matcher
+    # value, which the template holds a token for) they are filled like any other character
+    slo = next(s for s in FEATURES.slos if isinstance(s.sli, GaugeSLI))
+    ratio = next(s for s in FEATURES.slos if isinstance(s.sli, RatioSLI))
     with shapes.session():
         cache = shapes._ACTIVE.get()
         assert cache is not None
-        assert cache.shape(dataclasses.replace(slo, name="a\ue000b")) is None
-        assert cache.shape(dataclasses.replace(slo, service="\ue001")) is None
+        assert cache.shape(dataclasses.replace(slo, sli=dataclasses.replace(slo.sli, metric="m\ue000"))) is None
+        assert cache.shape(dataclasses.replace(ratio, sli=RatioSLI('a{b="\ue000"}'))) is not None
+        assert cache.shape(dataclasses.replace(slo, name="a\ue000b")) is not None
+        assert cache.shape(dataclasses.replace(slo, service="\ue001")) is not None
         assert cache.shape(slo) is not None
+
+
+NAMES = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,6}", fullmatch=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(r"[a-zA-Z_:][a-zA-Z0-9_:]{0,8}", fullmatch=True),
+       st.lists(st.tuples(NAMES, st.sampled_from(["=", "!=", "=~", "!~"]), hostile), min_size=1, max_size=4))
+def test_printed_selectors_read_as_the_parser_reads_them(metric: str, matchers: list[tuple[str, str, str]]) -> None:
+    # a ratio SLI's selector text is read without the PromQL parser when it is the printer's text
+    # of a selector; the answer must be the parser's, whenever the parser accepts the text
+    from slogen.promql import parse_selector
+    from slogen.promql.check import PromQLSyntaxError
+
+    text = render(Selector(metric, tuple(Matcher(n, op, v) for n, op, v in matchers)))
+    try:
+        parsed = parse_selector(text)
+    except PromQLSyntaxError:
+        return  # an invalid regex: never a validated SLI
+    fast = shapes.printed_selector(text)
+    assert fast is None or fast == parsed, text
+    assert shapes.printed_selector('a{b="c\\"d"}') == Selector("a", (Matcher("b", "=", 'c"d'),))
+    variants = [text + " ", text.replace("{", "{__name__=" + '"x",', 1), f"{metric}{{}}"]
+    for other in variants:
+        found = shapes.printed_selector(other)
+        assert found is None or found == parse_selector(other)

@@ -70,6 +70,11 @@ _OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029]")
 _INDICATOR_START = frozenset("#,[]{}&*!|>'\"%@`")
 _RESOLVER = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
+# The first characters the resolver has an implicit type for: a plain scalar starting otherwise is
+# a string (Resolver.resolve picks its candidates by the first character; none match any).
+# Without wildcard resolvers (keyed None), that is all of them.
+_RESOLVED_FIRST: frozenset[str] | None = None if None in _RESOLVER.yaml_implicit_resolvers \
+    else frozenset(_RESOLVER.yaml_implicit_resolvers)
 
 
 def _plain_or_quoted(value: str) -> str | None:
@@ -80,7 +85,8 @@ def _plain_or_quoted(value: str) -> str | None:
         return "'" + value.replace("'", "''") + "'"  # no plain style, and nothing forbids single quotes
     if first in "?:":
         return None
-    if _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG:  # type: ignore[no-untyped-call]
+    if (_RESOLVED_FIRST is not None and first not in _RESOLVED_FIRST) \
+            or _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG:  # type: ignore[no-untyped-call]
         return value
     return "'" + value.replace("'", "''") + "'"  # plain would read back as another type
 
@@ -139,6 +145,7 @@ _key = lru_cache(maxsize=65536)(_key_once)
 _STRINGS: dict[str, str | tuple[str, tuple[str, ...]]] = {}  # str → one-line text, or (header, lines)
 _KEYS: dict[str, str] = {}
 _CACHE_LIMIT = 1 << 18  # entries; past it the caches start over (memory stays bounded on huge specs)
+_REMEMBERED = 64  # `string_text` remembers strings up to this length (names, labels, durations)
 
 
 def _string(value: str) -> str | tuple[str, tuple[str, ...]]:
@@ -239,6 +246,88 @@ def _fast_text(data: Any) -> str:
     return "".join(out)
 
 
+# For laying out a document from pieces (rules_text.py): the same layout, `Unsure` where PyYAML must
+# write the whole document.
+Unsure = _Unsure
+
+
+def fast_body(data: Any) -> str:
+    """`yaml_body(data)` by the fast layout alone; Unsure where that would fall back to PyYAML."""
+    return _fast_text(data)
+
+
+def sequence_body(items: list[Any], indent: int, seen: set[int]) -> str:
+    """The lines of the non-empty sequence `items` with its dashes at column `indent`, as a mapping's
+    value at that column (`key:` on the line before): what `yaml_body` writes there. `seen`: the ids
+    of the document's containers so far (one object twice makes PyYAML write an anchor: Unsure)."""
+    out: list[str] = []
+    _sequence(items, indent, " " * indent, out, seen)
+    return "".join(out)
+
+
+def styled_text(value: str, style: str, pad: str) -> str:
+    """`string_text(value, pad)` for a string `filled_style` found the style of."""
+    if style == "plain":
+        return value
+    if style == "quoted":
+        return "'" + value.replace("'", "''") + "'"
+    if value[-1] == "\n":
+        header, lines = "|", value[:-1].split("\n")
+    else:
+        header, lines = "|-", value.split("\n")
+    return header + "\n" + "\n".join(pad + line if line else "" for line in lines)
+
+
+def string_text(value: str, pad: str) -> str:
+    """The string `value` as `yaml_body` writes it after `key: ` or `- `, without the final line
+    break; a literal block's lines indented by `pad` (the mapping's column + 2, or the column after
+    the dash). Unsure where PyYAML would have to write the document."""
+    found = _STRINGS.get(value)
+    if found is None:
+        if len(value) <= _REMEMBERED:
+            found = _string(value)
+        else:  # a filled expression or annotation: seldom seen twice
+            text, block = _scalar(str, value)
+            found = text if block is None else (text, block)
+    if isinstance(found, str):
+        return found
+    header, lines = found
+    return header + "\n" + "\n".join(pad + line if line else "" for line in lines)
+
+
+# Texts filled into a string between literal parts (rules_text.py): printable, one line, none of
+# the three characters that can make `: ` or ` #` with a neighbour, never empty.
+SAFE_PIECE = re.compile(f"(?:(?![: #])[{_PRINTABLE}])+\\Z")
+
+
+def filled_style(literals: tuple[str | None, ...]) -> str:
+    """How `string_text` writes every string made of `literals` with, at each None, a SAFE_PIECE text
+    (and no longer than MAX_SCALAR): "plain" (the string itself), "quoted" (single-quoted), "block"
+    (a literal block), or "" when it depends on the pieces. Follows `_scalar` and `_plain_or_quoted`
+    condition by condition."""
+    texts = [t for t in literals if t is not None]
+    if not literals:
+        return ""
+    first, last = literals[0], literals[-1]
+    if any("\n" in t for t in texts):  # not one line: the literal-block test of `_scalar`
+        if not all(_BLOCK.match(t) for t in texts) or not first or first[0] in " \n" \
+                or any(" \n" in t for t in texts) or (last is not None and (last[-1] == " " or last.endswith("\n\n"))):
+            return ""
+        return "block"  # a piece has no break and does not end in a space: the tests hold as for the literals
+    if any(t and not _LINE.match(t) for t in texts):
+        return ""  # a character libyaml escapes: `_scalar` goes another way
+    if any(": " in t or " #" in t for t in texts):
+        return "quoted"  # the first test of _plain_or_quoted holds whatever the pieces are
+    if first is None or len(first) < 3 or _RESOLVED_FIRST is None:
+        return ""
+    lead = first[0]
+    if lead == " " or lead in _INDICATOR_START or lead in "-?:" or lead in _RESOLVED_FIRST:
+        return ""
+    if last is not None and (last == "" or last[-1] in ": "):
+        return ""
+    return "plain"  # no `: `/` #` can straddle a piece, the ends and the first character are known
+
+
 def yaml_body(data: Any) -> str:
     """YAML of `data`, identical to `pyyaml_text(data)`, fast for the plain data generators build."""
     try:
@@ -249,7 +338,12 @@ def yaml_body(data: Any) -> str:
 
 def yaml_text(data: Any, *, source: str) -> str:
     """YAML with the generated-file header as a comment; key order as the generator built it."""
-    return f"# {generated_header(source)}\n{yaml_body(data)}"
+    return with_header(yaml_body(data), source=source)
+
+
+def with_header(body: str, *, source: str) -> str:
+    """A YAML body with the generated-file header comment before it."""
+    return f"# {generated_header(source)}\n{body}"
 
 
 def json_text(data: Any) -> str:

@@ -34,9 +34,9 @@ from slogen import conventions as c
 from slogen.model import SLO, Policy, Service, Spec, percent_fraction
 from slogen.promql import Expr, Paren, binary, clamp_min, number_text, or_, render, vector
 from slogen.render import promql_builders as q
-from slogen.render import shapes
-from slogen.render.artifact import Artifact
-from slogen.render.encode import yaml_text
+from slogen.render import rules_text, shapes
+from slogen.render.artifact import Artifact, Deferred
+from slogen.render.encode import with_header, yaml_text
 from slogen.slo import windows
 from slogen.slo.budget import thresholds
 
@@ -56,20 +56,39 @@ def generate(spec: Spec, rules_format: str = c.RULES_FORMAT_PROMETHEUS) -> list[
     """One rule file per service; in the operator and vmrule formats, each as a PrometheusRule or VMRule object."""
     if rules_format not in c.RULES_FORMATS:
         raise ValueError(f"unknown rules format {rules_format!r}")
-    with shapes.session():  # each SLO shape's PromQL printed once for the whole spec
-        return [_service_file(service, spec, rules_format) for service in spec.services]
+    with shapes.session() as cache:  # each SLO shape's PromQL printed once for the whole spec
+        templates = rules_text.Templates(spec, stage_builders())  # and each document shape's rules
+        return [_service_file(service, spec, rules_format, cache, templates) for service in spec.services]
 
 
-def _service_file(service: Service, spec: Spec, rules_format: str) -> Artifact:
-    groups = [group for stage, build in stage_builders().items() for group in _groups(service, stage, spec, build)]
-    doc: dict[str, Any]
+def _service_file(service: Service, spec: Spec, rules_format: str, cache: shapes.Cache,
+                  templates: rules_text.Templates) -> Artifact:
+    path = c.rule_path(service.name, rules_format)
+    body, doc = templates.text(service, functools.partial(_document, service, spec, rules_format))
+    if body is None:
+        doc = doc if doc is not None else _document(service, spec, rules_format)
+        return Artifact(path, yaml_text(doc, source=spec.source), doc)
+    # The dicts only when read (the rules handoff, alert tests): writing needs the text alone.
+    return Artifact(path, with_header(body, source=spec.source),
+                    Deferred(functools.partial(_document_in, cache, service, spec, rules_format)))
+
+
+def _document_in(cache: shapes.Cache, service: Service, spec: Spec, rules_format: str) -> dict[str, Any]:
+    with shapes.session(cache):
+        return _document(service, spec, rules_format)
+
+
+def _document(service: Service, spec: Spec, rules_format: str,
+              per_stage: dict[str, list[list[Any]]] | None = None) -> dict[str, Any]:
+    """The rule file's document; `per_stage`: each stage's rules of each SLO, if already known."""
+    if per_stage is None:
+        per_stage = {stage: [build(slo, spec) for slo in service.slos] for stage, build in stage_builders().items()}
+    groups = [group for stage, rules in per_stage.items() for group in _groups(service, stage, spec, rules)]
     if rules_format == c.RULES_FORMAT_OPERATOR:
-        doc = prometheus_rule(service, spec, groups)
-    elif rules_format == c.RULES_FORMAT_VMRULE:
-        doc = vm_rule(service, spec, groups)
-    else:
-        doc = {"groups": groups}
-    return Artifact(c.rule_path(service.name, rules_format), yaml_text(doc, source=spec.source), doc)
+        return prometheus_rule(service, spec, groups)
+    if rules_format == c.RULES_FORMAT_VMRULE:
+        return vm_rule(service, spec, groups)
+    return {"groups": groups}
 
 
 def stage_builders() -> dict[str, Callable[[SLO, Spec], list[Rule]]]:
@@ -111,10 +130,10 @@ def vm_rule(service: Service, spec: Spec, groups: list[Rule]) -> dict[str, Any]:
             "metadata": _metadata(service, spec), "spec": {"groups": plain}}
 
 
-def _groups(service: Service, stage: str, spec: Spec, build: Callable[[SLO, Spec], list[Rule]]) -> list[Rule]:
-    chunks: list[list[Rule]] = [[]]
-    for slo in service.slos:
-        rules = build(slo, spec)
+def _groups(service: Service, stage: str, spec: Spec, per_slo: list[list[Any]]) -> list[Rule]:
+    """The stage's groups from each SLO's rules of it, in spec order."""
+    chunks: list[list[Any]] = [[]]
+    for rules in per_slo:
         if len(rules) > c.MAX_RULES_PER_GROUP:
             raise AssertionError(f"{stage} has {len(rules)} rules for one SLO")
         if len(chunks[-1]) + len(rules) > c.MAX_RULES_PER_GROUP:

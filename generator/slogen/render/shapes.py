@@ -11,7 +11,9 @@ never atomic) only verbatim, bracketed by a rule that reads the node's kind alon
 text is the real text with `quote(token)` where the real one has `quote(value)`, and the token (with
 its window, for `expr` text: `user_expr` substitutes `$window` inside the token too) where the real
 text has the user's text for that window. Tokens are Unicode private-use characters; an SLO whose
-strings hold one is printed directly. Everything else a builder reads of the SLO is part of the
+metric, label or grouping names (which the template prints as they are) hold one is printed
+directly; its values may hold any (the template has tokens in their place, and filling does not
+read what it fills in). Everything else a builder reads of the SLO is part of the
 shape's key, and the template keeps the rest at the real SLO's values of the shape's first SLO, so a
 builder that read them would be caught by tests/test_shapes.py (every SLO of every test spec,
 printed both ways).
@@ -42,6 +44,8 @@ from slogen.promql import Expr, Matcher, Selector, parse_selector, quote, render
 from slogen.promql.ast import Layout
 
 OPEN, CLOSE = "\ue000", "\ue001"
+# The private-use characters slogen's templates use (tokens of two alphabets, slots, markers).
+PRIVATE = re.compile("[\ue000-\ue03f]")
 _TOKEN = re.compile(f'"{OPEN}(\\d+){CLOSE}"|{OPEN}(\\d+):([^{CLOSE}]*){CLOSE}')
 
 
@@ -93,17 +97,21 @@ class Shape:
         return value.strip().replace(WINDOW_PLACEHOLDER, window)  # as user_expr does
 
 
-class _Tokens:
-    def __init__(self) -> None:
+class Tokens:
+    """Stands a token for each string of a template: `OPEN index CLOSE` (an `expr` text: `OPEN index:$window
+    CLOSE`), the index `width` digits wide. rules_text.py uses another alphabet and width too."""
+
+    def __init__(self, open_: str = OPEN, close: str = CLOSE, width: int = 1) -> None:
         self.values: list[str] = []
+        self.open, self.close, self.width = open_, close, width
 
     def quoted(self, value: str) -> str:
         self.values.append(value)
-        return f"{OPEN}{len(self.values) - 1}{CLOSE}"
+        return f"{self.open}{len(self.values) - 1:0{self.width}d}{self.close}"
 
     def raw(self, text: str) -> str:
         self.values.append(text)
-        return f"{OPEN}{len(self.values) - 1}:{WINDOW_PLACEHOLDER}{CLOSE}"
+        return f"{self.open}{len(self.values) - 1:0{self.width}d}:{WINDOW_PLACEHOLDER}{self.close}"
 
     def matchers(self, matchers: tuple[Matcher, ...]) -> tuple[Matcher, ...]:
         return tuple(Matcher(m.name, m.op, self.quoted(m.value)) for m in matchers)
@@ -111,14 +119,42 @@ class _Tokens:
     def selector_text(self, text: str | None) -> str | None:
         if text is None:
             return None
-        node = parse_selector(text)
+        node = printed_selector(text) or parse_selector(text)
         return render(Selector(node.metric, self.matchers(node.matchers)))
 
     def expr_text(self, text: str | None) -> str | None:
         return None if text is None else self.raw(text)
 
 
-def _template_sli(sli: Any, tokens: _Tokens) -> Any:
+_PRINTED = re.compile(r'([a-zA-Z_:][a-zA-Z0-9_:]*)\{((?:[a-zA-Z_][a-zA-Z0-9_]*(?:=~|!~|!=|=)"(?:[^"\\]|\\.)*",)*'
+                      r'[a-zA-Z_][a-zA-Z0-9_]*(?:=~|!~|!=|=)"(?:[^"\\]|\\.)*")\}')
+_MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)(=~|!~|!=|=)"((?:[^"\\]|\\.)*)"')
+_UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_ESCAPED = {"\\": "\\", '"': '"', "n": "\n", "r": "\r", "t": "\t"}  # what quote() escapes
+
+
+def printed_selector(text: str) -> Selector | None:
+    """The selector `text` is the printer's text of (`metric{name op "value",...}`), read without the
+    PromQL parser; None for any other text, which the parser reads (a ratio SLI's selectors are the
+    printer's canonical text: the parser is the slow way to the same answer). Exact because the
+    answer must print back to `text` exactly, and the printer writes different selectors of this
+    form differently (quote is one to one); `__name__` matchers, which the parser folds into the
+    metric, are left to the parser."""
+    whole = _PRINTED.fullmatch(text)
+    if whole is None:
+        return None
+    matchers = []
+    for m in _MATCHER.finditer(whole.group(2)):
+        name, op, quoted = m.groups()
+        if name == "__name__" or any(e not in _ESCAPED for e in _UNESCAPE.findall(quoted)):
+            return None
+        matchers.append(Matcher(name, op, _UNESCAPE.sub(lambda e: _ESCAPED[e.group(1)], quoted)))
+    found = Selector(whole.group(1), tuple(matchers))
+    return found if render(found) == text else None
+
+
+def template_sli(sli: Any, tokens: Tokens) -> Any:
+    """`sli` with its matcher values and `expr` texts as tokens; None for a kind without a template."""
     if isinstance(sli, RatioSLI):
         if any(t is not None and parse_selector(t).metric is None for t in (sli.total, sli.errors, sli.good)):
             return None  # without a metric name, whether a selector parses depends on its values (`{a!=""}`)
@@ -156,18 +192,24 @@ class _Same:
         return isinstance(other, _Same) and other.value is self.value
 
 
-def _names(slo: SLO) -> tuple[str, ...]:
-    """The strings of the shape's key that the printer may write: metric, label and grouping names."""
+_QUOTED_TOKEN = re.compile(f'"{OPEN}\\d+{CLOSE}"')
+
+
+def _names(slo: SLO, template: Any) -> tuple[str, ...]:
+    """The strings of the shape's key that the printer may write: metric, label and grouping names
+    (`template`: the SLO's SLI with its tokens)."""
     sli = slo.sli
     names = list(slo.group_by)
     if isinstance(sli, LatencySLI | GaugeSLI):
         names += [sli.metric, *(m.name for m in sli.selector)]
-    elif isinstance(sli, RatioSLI):  # the selectors' whole text
-        names += [t for t in (sli.total, sli.errors, sli.good) if t is not None]
+    elif isinstance(template, RatioSLI):  # the template selectors' text but for the tokens: metric and names
+        names += [_QUOTED_TOKEN.sub("", t) for t in (template.total, template.errors, template.good) if t is not None]
     return tuple(names)
 
 
-class _Cache:
+class Cache:
+    """One session's shapes and printed templates."""
+
     def __init__(self) -> None:
         self.shapes: dict[int, tuple[SLO, Shape | None]] = {}
         self.keys: dict[tuple[Any, ...], tuple[int, SLO]] = {}
@@ -182,11 +224,14 @@ class _Cache:
         return shape
 
     def _shape(self, slo: SLO) -> Shape | None:
-        tokens = _Tokens()
+        tokens = Tokens()
         service, name = tokens.quoted(slo.service), tokens.quoted(slo.name)
-        sli = _template_sli(slo.sli, tokens)
-        if sli is None or any(OPEN in v or CLOSE in v for v in (*tokens.values, *_names(slo))):
-            return None  # a token character of its own: filling could not tell it from a token
+        sli = template_sli(slo.sli, tokens)
+        # A token character in a name the template prints as it is could not be told from a token.
+        # (The values may hold any: the template has tokens in their place, and filling does not read
+        # what it fills in. So rules_text.py's templates, whose values are tokens, share the shapes.)
+        if sli is None or any(PRIVATE.search(v) for v in _names(slo, sli)):
+            return None
         # Everything the expression builders read of an SLO besides the tokenized strings.
         key = (sli, slo.objective, slo.window, _Same(slo.windows), slo.group_by, slo.alerting.min_events)
         known = self.keys.get(key)
@@ -196,17 +241,24 @@ class _Cache:
         return Shape(known[0], known[1], tuple(tokens.values))
 
 
-_ACTIVE: ContextVar[_Cache | None] = ContextVar("slogen_shapes", default=None)
+_ACTIVE: ContextVar[Cache | None] = ContextVar("slogen_shapes", default=None)
 
 
 @contextmanager
-def session() -> Iterator[None]:
-    """Within: `text` prints each shape's expressions once (for one spec: the spec is not in the key)."""
-    token = _ACTIVE.set(_Cache())
+def session(cache: Cache | None = None) -> Iterator[Cache]:
+    """Within: `text` prints each shape's expressions once (for one spec: the spec is not in the key).
+    `cache`: the one an earlier session of the same spec yielded, to go on with its templates."""
+    active = cache if cache is not None else Cache()
+    token = _ACTIVE.set(active)
     try:
-        yield
+        yield active
     finally:
         _ACTIVE.reset(token)
+
+
+def current() -> Cache | None:
+    """The cache of the session this runs in; None outside one."""
+    return _ACTIVE.get()
 
 
 def text(build: Callable[..., Expr], slo: SLO, spec: Spec, *args: Any, layout: Layout = "line") -> str:

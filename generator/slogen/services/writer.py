@@ -144,25 +144,36 @@ class Transaction:
 
     def commit(self) -> None:
         """Stage every new file, then rename all into place; on any failure restore the old state."""
-        staged: list[tuple[Change, Path]] = []
+        staged: list[tuple[Change, Path, Path]] = []
         done: list[Change] = []
+        renamed = 0
+        manifest = self.manifest_new if self.manifest_new is not None and self.manifest_new != self.manifest_old \
+            else None
+        manifest_tmp: Path | None = None
         try:
-            for change in self.changes:
-                if change.new is not None:
-                    target = self.root / change.path
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    staged.append((change, safefile.stage(target, change.new, sync=False)))
+            writes = [(change, self.root / change.path) for change in self.changes if change.new is not None]
+            for directory in sorted({target.parent for _, target in writes}):  # each once, not per file
+                directory.mkdir(parents=True, exist_ok=True)
+            for change, target in writes:
+                assert change.new is not None
+                staged.append((change, target, safefile.stage(target, change.new, sync=False)))
+            if manifest is not None and self.changes:  # made durable with the files: one sync for all
+                manifest_tmp = safefile.stage(self.root / MANIFEST_FILE, manifest, sync=False)
             # Durable before any rename: a crash then leaves each target old or whole, never empty.
-            safefile.sync_files([tmp for _, tmp in staged])
-            for change, tmp in staged:
-                os.replace(tmp, self.root / change.path)
+            safefile.sync_files([tmp for _, _, tmp in staged] + ([manifest_tmp] if manifest_tmp else []))
+            for change, target, tmp in staged:
+                os.replace(tmp, target)
+                renamed += 1
                 done.append(change)
             for change in self.changes:
                 if change.new is None:
                     (self.root / change.path).unlink(missing_ok=True)
                     done.append(change)
-            if self.manifest_new is not None and self.manifest_new != self.manifest_old:
-                atomic_write(self.root / MANIFEST_FILE, self.manifest_new)
+            if manifest_tmp is not None:  # last: it lists the files now in place
+                os.replace(manifest_tmp, self.root / MANIFEST_FILE)
+                manifest_tmp = None
+            elif manifest is not None:
+                atomic_write(self.root / MANIFEST_FILE, manifest)
             if self.changes:  # the renames and removals durable too: each directory once
                 safefile.sync_directories([(self.root / c.path).parent for c in self.changes] + [self.root])
         except OSError as exc:
@@ -173,8 +184,10 @@ class Transaction:
             self._undo(done)
             raise
         finally:
-            for _, tmp in staged:
+            for _, _, tmp in staged[renamed:]:  # the renamed ones are gone already
                 tmp.unlink(missing_ok=True)
+            if manifest_tmp is not None:
+                manifest_tmp.unlink(missing_ok=True)
 
     def rollback(self) -> None:
         """Put back what `commit` changed (files and manifest) as it was before."""
