@@ -165,7 +165,8 @@ ONE = render(vector(1))
 
 
 def _burn_1h(slo: SLO, spec: Spec) -> Expr:
-    return q.series(c.error_ratio("1h"), slo) / slo.error_budget
+    # bare, like the state stage's reads of R (see _remaining): the 1h ratio carries this rule's labels
+    return q.recorded(c.error_ratio("1h"), slo) / slo.error_budget
 
 
 def _budget_remaining(slo: SLO, spec: Spec) -> Expr:
@@ -180,24 +181,32 @@ def _hour_ratio(slo: SLO, spec: Spec, window: str) -> Expr:
     return q.hour_ratio(slo, window)
 
 
+def _remaining(slo: SLO) -> Expr:
+    # The state stage reads R bare, without `sum()`: R is recorded with exactly the labels the
+    # state rules carry (the SLO's, and its groups' for a grouped SLO), one series per group, so
+    # the result's labels are those of the rule either way, and every aggregation is an engine
+    # step more per evaluation.
+    return q.recorded(c.BUDGET_REMAINING, slo)
+
+
 def _period_ratio(slo: SLO, spec: Spec) -> Expr:
-    return Paren(1 - q.series(c.BUDGET_REMAINING, slo)) * slo.error_budget
+    return Paren(1 - _remaining(slo)) * slo.error_budget
 
 
 def _period_burn(slo: SLO, spec: Spec) -> Expr:
-    return 1 - q.series(c.BUDGET_REMAINING, slo)
+    return 1 - _remaining(slo)
 
 
 def _exhaustion(slo: SLO, spec: Spec) -> Expr:
-    remaining = q.series(c.BUDGET_REMAINING, slo)
-    burn_1h = q.series(c.BURN_RATE_1H, slo)
+    remaining = _remaining(slo)
+    burn_1h = q.recorded(c.BURN_RATE_1H, slo)
     # Exhausted (R ≤ 0) is 0 days whatever the burn; a zero burn with budget left is "never": absent.
     return or_(clamp_min(remaining, 0) * slo.window_days / Paren(binary(">", burn_1h, 0)),
                0 * Paren(binary("<=", remaining, 0)))
 
 
 def _state(slo: SLO, spec: Spec) -> Expr:
-    return state_expr(q.series(c.BUDGET_REMAINING, slo), spec.policy)
+    return state_expr(_remaining(slo), spec.policy)
 
 
 def sli_rules(slo: SLO, spec: Spec) -> list[Rule]:
