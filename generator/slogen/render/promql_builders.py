@@ -1,8 +1,10 @@
 """PromQL trees for one SLO's rules: exact numbers, identity selectors, SLI event expressions.
 
-Every expression returns one series with no labels (`sum(...)` around everything); the rule's
-`labels:` puts `service`, `slo` and the spec's labels back, so all series of an SLO share one
-label set and `and`/`or`/`/` between them match without `on(...)`. The builders return
+Every expression returns one series with no labels (`sum(...)` around everything, `sum by` a
+grouped SLO's labels); the rule's `labels:` puts `service`, `slo` and the spec's labels back, so
+all series of an SLO share one label set and `and`/`or`/`/` between them match without `on(...)`.
+(`recorded` is the bare selector for a rule that reads one such series and combines it with no
+label-less operand: it already has the rule's labels.) The builders return
 `slogen.promql` nodes; only its printer (`render`) turns them into text.
 """
 
