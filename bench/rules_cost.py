@@ -104,8 +104,8 @@ def _median_query(url: str, expr: str, at: float) -> tuple[float, int]:
 def _period_rule(group: str, record: str) -> bool:
     """A rule of the period/budget comparison: slogen's hours, budget, state; Sloth's meta group,
     its period rule and the 5m ratio that rule averages."""
-    if scale_bench.stage(group):  # the ticket alert sits in `budget` but is an alert, like Sloth's
-        return scale_bench.stage(group) in PERIOD_STAGES and record != c.ALERT_TICKET
+    if scale_bench.stage(group):  # the ticket and missing-SLI alerts sit in `budget` but are alerts, like Sloth's
+        return scale_bench.stage(group) in PERIOD_STAGES and record not in (c.ALERT_TICKET, c.ALERT_ABSENT)
     return "-meta-" in group or ("-sli-" in group and scale_bench.sloth_period_rule(record))
 
 
@@ -136,7 +136,7 @@ def _rule_counts(slogen: list[dict[str, Any]], sloth: list[dict[str, Any]], per_
     """Rules per SLO, and rule evaluations per SLO per minute at the real intervals."""
     def count(groups: list[dict[str, Any]], period: bool | None) -> tuple[float, float]:
         rules = [(g["name"], r) for g in groups for r in g["rules"]
-                 if period is None or _period_rule(g["name"], r.get("record", "")) == period]
+                 if period is None or _period_rule(g["name"], r.get("record") or r.get("alert", "")) == period]
         return len(rules) / n, sum(per_minute.get(g, 1.0) for g, _ in rules) / n
 
     return {f"{what}_{side}": dict(zip(("rules", "evaluations_per_minute"), count(groups, period), strict=True))

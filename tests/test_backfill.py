@@ -39,7 +39,9 @@ def test_range_reads_become_subqueries_on_the_producers_grid() -> None:
     # the 1h ratio fallback (an instant read of the sli group) becomes the raw 1h ratio
     assert "/ clamp_min(sum(rate(http_requests_total{job=\"api\"}[1h])), 1e-300)" in text
     tiles = next(r for r in recs if r.record == c.BURN_RATE_1H)
-    assert backfill.expand(tiles, [r for r in recs if r is not tiles]).startswith("sum((")
+    # an instant read of the sli group's 1h ratio (bare) becomes the raw 1h ratio, parenthesised
+    assert backfill.expand(tiles, [r for r in recs if r is not tiles]).startswith(
+        '((sum(rate(http_requests_total{job="api",code=~"5.."}[1h])) or vector(0)) / ')
 
 
 def test_openmetrics_escapes_labels_and_writes_special_values() -> None:

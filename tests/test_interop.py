@@ -41,6 +41,7 @@ _SLOTH_COND = re.compile(r'slo:sli_error:ratio_rate(\w+)\{([^}]*)\} > \(([0-9.e+
 _SLOTH_LABEL = re.compile(r'(\w+)="([^"]*)"')
 _OURS_RAW = re.compile(r"slogen:sli_error:ratio_rate(\w+)\{[^}]*\}\) > ([0-9.e+-]+)$")
 _OURS_TILED = re.compile(r"\[(\w+)\]\)\), 1e-300\) > ([0-9.e+-]+)$")
+_OURS_ABOVE = re.compile(r"\[(\w+)\]\)\) > ([0-9.e+-]+) \* sum\(")  # a short window: errors > t × events
 
 
 def _sloth_alerts(path: Path) -> dict[tuple[str, str], set[Condition]]:
@@ -99,7 +100,7 @@ def _our_alerts(rule_texts: list[str]) -> dict[tuple[str, str], set[Condition]]:
                 lines = [line.strip() for line in rule["expr"].splitlines()]
                 found = []
                 for line in lines:
-                    raw, tiled = _OURS_RAW.search(line), _OURS_TILED.search(line)
+                    raw, tiled = _OURS_RAW.search(line), _OURS_TILED.search(line) or _OURS_ABOVE.search(line)
                     if raw:
                         found.append((parse_duration(raw[1]), float(raw[2])))
                     elif tiled:  # the range is 1 ms short of the window

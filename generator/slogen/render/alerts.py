@@ -10,6 +10,7 @@ exhausted; they wait 15m so a value hovering at the threshold does not flap.
 from __future__ import annotations
 
 import functools
+from fractions import Fraction
 from typing import Any
 from urllib.parse import urlencode
 
@@ -64,12 +65,20 @@ def window_ratio(slo: SLO, window: str) -> Expr:
     return q.tiled_ratio(slo, window)
 
 
+def _short_term(slo: SLO, window: str, threshold: Fraction) -> Expr:
+    # The alert's value ({{ $value }}, the long window's ratio) comes from the first term of a row;
+    # a short window summed from tiles only has to hold, so it compares errors with threshold × events.
+    if window in windows.raw_windows(slo.windows):
+        return binary(">", window_ratio(slo, window), threshold)
+    return q.tiled_above(slo, window, threshold)
+
+
 def burn_condition(slo: SLO, row: windows.BurnWindow) -> Paren:
-    """`(ratio(long) > t and ratio(short) > t)` with t = factor × budget printed exactly, and with
-    `min_events` set, `and events(long) >= min_events`."""
+    """`(ratio(long) > t and ratio(short) > t)` with t = factor × budget printed exactly (a short
+    window of tiles as `errors(short) > t × events(short)`), and with `min_events` set,
+    `and events(long) >= min_events`."""
     threshold = row.factor(slo.window) * slo.error_budget
-    terms: list[Expr] = [binary(">", window_ratio(slo, row.long), threshold),
-                         binary(">", window_ratio(slo, row.short), threshold)]
+    terms: list[Expr] = [binary(">", window_ratio(slo, row.long), threshold), _short_term(slo, row.short, threshold)]
     if slo.alerting.min_events:
         terms.append(binary(">=", q.tiled_events(slo, row.long), slo.alerting.min_events))
     return Paren(and_(*terms))
@@ -85,8 +94,10 @@ def _absent_expr(slo: SLO, spec: Spec) -> Expr:
 
 
 def _below_freeze(slo: SLO, spec: Spec) -> Expr:
-    remaining = q.recorded(c.BUDGET_REMAINING, slo)
-    return and_(binary("<", remaining, percent_fraction(spec.policy.freeze)), binary(">=", remaining, 0))
+    # `(R < freeze) >= 0`: comparisons filter and keep R as the value, so one read of R does what
+    # `R < freeze and R >= 0` does with two.
+    below = binary("<", q.recorded(c.BUDGET_REMAINING, slo), percent_fraction(spec.policy.freeze))
+    return binary(">=", Paren(below), 0)
 
 
 def _exhausted(slo: SLO, spec: Spec) -> Expr:

@@ -1,8 +1,10 @@
 """PromQL trees for one SLO's rules: exact numbers, identity selectors, SLI event expressions.
 
-Every expression returns one series with no labels (`sum(...)` around everything); the rule's
-`labels:` puts `service`, `slo` and the spec's labels back, so all series of an SLO share one
-label set and `and`/`or`/`/` between them match without `on(...)`. The builders return
+Every expression returns one series with no labels (`sum(...)` around everything, `sum by` a
+grouped SLO's labels); the rule's `labels:` puts `service`, `slo` and the spec's labels back, so
+all series of an SLO share one label set and `and`/`or`/`/` between them match without `on(...)`.
+(`recorded` is the bare selector for a rule that reads one such series and combines it with no
+label-less operand: it already has the rule's labels.) The builders return
 `slogen.promql` nodes; only its printer (`render`) turns them into text.
 """
 
@@ -240,12 +242,27 @@ def tiled_events(slo: SLO, window: str) -> Binary:
     return events * int(parse_duration(c.SHORT_TILE))
 
 
+def tiled_sums(slo: SLO, window: str) -> tuple[Agg, Agg]:
+    """(errors, events) over `window` as sums of the short tiles' rates (each × the tile length is
+    a count); the errors sum is absent while no errors tile exists in the window."""
+    rng = tile_range(window)
+    return (_summed_over("sum_over_time", Range(recorded(c.ERRORS_TILE, slo), rng), slo),
+            _summed_over("sum_over_time", Range(recorded(c.EVENTS_TILE, slo), rng), slo))
+
+
 def tiled_ratio(slo: SLO, window: str) -> Binary:
     """errors ÷ events over `window` as sums of the short tiles (at most one tile late)."""
-    rng = tile_range(window)
-    errors = _summed_over("sum_over_time", Range(recorded(c.ERRORS_TILE, slo), rng), slo)
-    events = _summed_over("sum_over_time", Range(recorded(c.EVENTS_TILE, slo), rng), slo)
+    errors, events = tiled_sums(slo, window)
     return _per_event(_or_zero(errors, slo, events), events)
+
+
+def tiled_above(slo: SLO, window: str, threshold: Fraction) -> Binary:
+    """`errors > threshold × events` over `window` from the short tiles: the same condition as
+    `tiled_ratio > threshold` for every real traffic, in fewer engine steps (no zero branch, no
+    floor, no division). No traffic is 0 > 0, false; no errors tile is no errors, absent: neither
+    fires. Its value is the errors sum, so only a condition whose value no one reads takes it."""
+    errors, events = tiled_sums(slo, window)
+    return binary(">", errors, binary("*", threshold, events))
 
 
 # An hour tile is recorded every 30m; the subquery takes, at each whole hour, the newest one

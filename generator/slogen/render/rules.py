@@ -5,15 +5,14 @@ data flows. No rule reads a series recorded by its own group: Prometheus shows a
 rules what its earlier rules recorded in the same evaluation, but vmalert and rulers that write
 remotely do not, so the rules are exact on all of them only when every read crosses a group.
 
-* `sli` (1m, raw counters): the error ratios over the fastest page pair and 5m and 1h; the alert
-  on a missing SLI.
+* `sli` (1m, raw counters): the error ratios over the fastest page pair and 5m and 1h.
 * `tiles` (3m, raw): the short tiles, 3m events and errors rates; and the SLO's constants.
 * `hours` (30m, raw): the hour tiles, 1h events and errors rates.
 * `alerts` (1m; reads sli, tiles): the 1h burn rate; the page alert, whose 6h/30m windows are
   sums of short tiles.
-* `budget` (2m; reads hours, sli, tiles): budget remaining over the period and the 7d ratio, from
-  one hour tile per whole hour; the share of the period they cover; the ticket alert, whose
-  windows (2h to 3d) are sums of short tiles.
+* `budget` (2m; reads hours, sli, tiles, raw): budget remaining over the period and the 7d ratio,
+  from one hour tile per whole hour; the share of the period they cover; the ticket alert, whose
+  windows (2h to 3d) are sums of short tiles; the alert on a missing SLI.
 * `state` (2m; reads budget, alerts): period ratio and burn rate, days to exhaustion, deploy
   state, policy alerts.
 
@@ -184,7 +183,8 @@ ONE = render(vector(1))
 
 
 def _burn_1h(slo: SLO, spec: Spec) -> Expr:
-    return q.series(c.error_ratio("1h"), slo) / slo.error_budget
+    # bare, like the state stage's reads of R (see _remaining): the 1h ratio carries this rule's labels
+    return q.recorded(c.error_ratio("1h"), slo) / slo.error_budget
 
 
 def _budget_remaining(slo: SLO, spec: Spec) -> Expr:
@@ -199,32 +199,38 @@ def _hour_ratio(slo: SLO, spec: Spec, window: str) -> Expr:
     return q.hour_ratio(slo, window)
 
 
+def _remaining(slo: SLO) -> Expr:
+    # The state stage reads R bare, without `sum()`: R is recorded with exactly the labels the
+    # state rules carry (the SLO's, and its groups' for a grouped SLO), one series per group, so
+    # the result's labels are those of the rule either way, and every aggregation is an engine
+    # step more per evaluation.
+    return q.recorded(c.BUDGET_REMAINING, slo)
+
+
 def _period_ratio(slo: SLO, spec: Spec) -> Expr:
-    return Paren(1 - q.series(c.BUDGET_REMAINING, slo)) * slo.error_budget
+    return Paren(1 - _remaining(slo)) * slo.error_budget
 
 
 def _period_burn(slo: SLO, spec: Spec) -> Expr:
-    return 1 - q.series(c.BUDGET_REMAINING, slo)
+    return 1 - _remaining(slo)
 
 
 def _exhaustion(slo: SLO, spec: Spec) -> Expr:
-    remaining = q.series(c.BUDGET_REMAINING, slo)
-    burn_1h = q.series(c.BURN_RATE_1H, slo)
+    remaining = _remaining(slo)
+    burn_1h = q.recorded(c.BURN_RATE_1H, slo)
     # Exhausted (R ≤ 0) is 0 days whatever the burn; a zero burn with budget left is "never": absent.
     return or_(clamp_min(remaining, 0) * slo.window_days / Paren(binary(">", burn_1h, 0)),
                0 * Paren(binary("<=", remaining, 0)))
 
 
 def _state(slo: SLO, spec: Spec) -> Expr:
-    return state_expr(q.series(c.BUDGET_REMAINING, slo), spec.policy)
+    return state_expr(_remaining(slo), spec.policy)
 
 
 def sli_rules(slo: SLO, spec: Spec) -> list[Rule]:
-    """The raw-counter windows' error ratios (0 on no traffic, absent with no total series), then
-    the alert on a missing total series (it reads raw series too)."""
-    ratios = [record(c.error_ratio(w), shapes.text(_raw_ratio, slo, spec, w), slo)
-              for w in windows.raw_windows(slo.windows)]
-    return [*ratios, *alerts.absent_alert(slo, spec)]
+    """The raw-counter windows' error ratios (0 on no traffic, absent with no total series)."""
+    return [record(c.error_ratio(w), shapes.text(_raw_ratio, slo, spec, w), slo)
+            for w in windows.raw_windows(slo.windows)]
 
 
 def tile_rules(slo: SLO, spec: Spec) -> list[Rule]:
@@ -255,12 +261,14 @@ def alert_rules(slo: SLO, spec: Spec) -> list[Rule]:
 def budget_rules(slo: SLO, spec: Spec) -> list[Rule]:
     """Budget remaining over the period, the share of the period it covers, the 7d ratio; then the
     ticket alert (it reads the short tiles, not this group: every 2m is one minute more at most on
-    windows of hours and days, and halves the alerts' largest reads)."""
+    windows of hours and days, and halves the alerts' largest reads) and the alert on a missing
+    SLI (it reads the raw total series; its `for:` of minutes needs no evaluation every minute)."""
     return [
         record(c.BUDGET_REMAINING, shapes.text(_budget_remaining, slo, spec), slo),
         record(c.PERIOD_COVERAGE, shapes.text(_coverage, slo, spec), slo),
         record(c.error_ratio("7d"), shapes.text(_hour_ratio, slo, spec, "7d"), slo),
         *alerts.burn_rate_alerts(slo, spec, c.SEVERITY_TICKET),
+        *alerts.absent_alert(slo, spec),
     ]
 
 
