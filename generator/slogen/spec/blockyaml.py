@@ -63,6 +63,16 @@ def _skip(text: str, pos: int) -> int:
     return pos
 
 
+def _next_item(text: str, pos: int, closer: str) -> tuple[int, bool]:
+    """After a flow item: past `, ` to the next item (False), or past `closer` (True); else unsure."""
+    pos = _skip(text, pos)
+    if text.startswith(",", pos):
+        return _skip(text, pos + 1), False
+    if text.startswith(closer, pos):
+        return pos + 1, True
+    raise _Unsure
+
+
 _MISSING = object()
 _LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the loader slogen parses with (spec/yamlpos.py)
 
@@ -289,13 +299,9 @@ class _Reader:
             while True:
                 item, pos = self.flow_node(text, pos)
                 items.append(item)
-                pos = _skip(text, pos)
-                if text.startswith(",", pos):
-                    pos = _skip(text, pos + 1)
-                elif text.startswith("]", pos):
-                    return items, pos + 1
-                else:
-                    raise _Unsure
+                pos, closed = _next_item(text, pos, "]")
+                if closed:
+                    return items, pos
         if first == "{":
             mapping: dict[str, Any] = {}
             pos = _skip(text, pos + 1)
@@ -310,13 +316,9 @@ class _Reader:
                     raise _Unsure
                 self.nodes += 1
                 mapping[key], pos = self.flow_node(text, _skip(text, found.end() + 2))
-                pos = _skip(text, pos)
-                if text.startswith(",", pos):
-                    pos = _skip(text, pos + 1)
-                elif text.startswith("}", pos):
-                    return mapping, pos + 1
-                else:
-                    raise _Unsure
+                pos, closed = _next_item(text, pos, "}")
+                if closed:
+                    return mapping, pos
         found = _FLOW_SCALAR.match(text, pos)
         if found is None:
             raise _Unsure
