@@ -90,10 +90,7 @@ def _burn_expr(slo: SLO, spec: Spec, rows_at: tuple[int, ...]) -> Expr:
 
 
 def _absent_expr(slo: SLO, spec: Spec) -> Expr:
-    # The sli group's shortest recorded ratio exists exactly while the SLI's total does (with two
-    # samples in its window): one recorded series instead of every raw series of the total (or the
-    # whole `expr` total), so the alert reads what the budget is computed from.
-    return call("absent", q.recorded(c.error_ratio(windows.PRESENCE_WINDOW), slo))
+    return call("absent", q.total_presence(slo))
 
 
 def _below_freeze(slo: SLO, spec: Spec) -> Expr:
@@ -143,9 +140,8 @@ def burn_rate_alerts(slo: SLO, spec: Spec, severity: str) -> list[dict[str, Any]
 
 
 def absent_alert(slo: SLO, spec: Spec) -> list[dict[str, Any]]:
-    """The alert on a missing SLI: its 5m error ratio (recorded while the total has series) absent
-    for `absent.for` (not on zero traffic: an idle counter is present and records a ratio of 0). A
-    ticket: no data is no measurement, not a burning budget."""
+    """The alert on a missing SLI: its total series absent for `absent.for` (not on zero traffic:
+    an idle counter is present). A ticket: no data is no measurement, not a burning budget."""
     if slo.alerting.absent.disable:
         return []
     who = f"{slo.service}/{slo.name}"
@@ -155,9 +151,9 @@ def absent_alert(slo: SLO, spec: Spec) -> list[dict[str, Any]]:
         "labels": alert_labels(slo, c.SEVERITY_TICKET, c.TIER_ABSENT),
         "annotations": _annotations(
             slo, spec, c.SEVERITY_TICKET, f"{who}: the SLI's series are missing",
-            f"{who} has recorded no error ratio for {slo.alerting.absent.for_}: its SLI's total events have "
-            "no series, so its error budget is not being measured. Check the scrape target, the metric "
-            "name and the selector (`slogen check --live` lists what is missing)."),
+            f"{who} has had no series for its SLI's total events for {slo.alerting.absent.for_}: its error "
+            "budget is not being measured. Check the scrape target, the metric name and the selector "
+            "(`slogen check --live` lists what is missing)."),
     }]
 
 

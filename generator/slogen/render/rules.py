@@ -10,7 +10,7 @@ remotely do not, so the rules are exact on all of them only when every read cros
 * `hours` (30m, raw): the hour tiles, 1h events and errors rates.
 * `alerts` (1m; reads sli, tiles): the 1h burn rate; the page alert, whose 6h/30m windows are
   sums of short tiles.
-* `budget` (2m; reads hours, sli, tiles): budget remaining over the period and the 7d ratio,
+* `budget` (2m; reads hours, sli, tiles, raw): budget remaining over the period and the 7d ratio,
   from one hour tile per whole hour; the share of the period they cover; the ticket alert, whose
   windows (2h to 3d) are sums of short tiles; the alert on a missing SLI.
 * `state` (2m; reads budget, alerts): period ratio and burn rate, days to exhaustion, deploy
@@ -262,8 +262,7 @@ def budget_rules(slo: SLO, spec: Spec) -> list[Rule]:
     """Budget remaining over the period, the share of the period it covers, the 7d ratio; then the
     ticket alert (it reads the short tiles, not this group: every 2m is one minute more at most on
     windows of hours and days, and halves the alerts' largest reads) and the alert on a missing
-    SLI (it reads the sli group's 5m ratio, which exists while the total does; its `for:` of minutes
-    needs no evaluation every minute)."""
+    SLI (it reads the raw total series; its `for:` of minutes needs no evaluation every minute)."""
     return [
         record(c.BUDGET_REMAINING, shapes.text(_budget_remaining, slo, spec), slo),
         record(c.PERIOD_COVERAGE, shapes.text(_coverage, slo, spec), slo),

@@ -25,8 +25,7 @@ from slogen.durations import parse_duration
 SEVERITIES = ("page", "ticket")
 MIN_PERIOD = "1d"
 MAX_PERIOD = "400d"
-PRESENCE_WINDOW = "5m"  # its recorded error ratio exists while the SLI's total does: the absent alert reads it
-RAW_ALWAYS = (PRESENCE_WINDOW, "1h")  # recorded from raw counters whatever the rows: dashboards and the gate read them
+RAW_ALWAYS = ("5m", "1h")  # recorded from raw counters whatever the rows: dashboards and the gate read them
 _SHARE_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(\d+(?:\.\d+)?)\s*)?(%?)\s*$")
 
 
