@@ -115,6 +115,7 @@ def _costs(durations: dict[Key, list[float]], per_minute: dict[str, float], n: i
     out: dict[str, Any] = {k: {"slogen": 0.0, "sloth": 0.0} for k in (
         "period_rules_ms_per_eval", "period_rules_ms_per_minute", "groups_ms_per_eval", "groups_ms_per_minute")}
     kinds: dict[str, dict[str, float]] = {}
+    per_rule: dict[str, float] = {}  # "<group kind> <record or alert>": where a group's time goes
     for (group, index, rule), values in durations.items():
         side = "slogen" if scale_bench.stage(group) else "sloth"
         ms = statistics.median(values) * 1000 / n
@@ -125,10 +126,14 @@ def _costs(durations: dict[Key, list[float]], per_minute: dict[str, float], n: i
             kind = kinds.setdefault(scale_bench._kind(group), {"ms_per_eval": 0.0, "ms_per_minute": 0.0})
             kind["ms_per_eval"] += ms
             kind["ms_per_minute"] += ms_minute
-        elif _period_rule(group, rule):
+            continue
+        name = f"{scale_bench._kind(group)} {rule}"
+        per_rule[name] = per_rule.get(name, 0.0) + ms
+        if _period_rule(group, rule):
             out["period_rules_ms_per_eval"][side] += ms
             out["period_rules_ms_per_minute"][side] += ms_minute
-    return {**out, "group_kinds_per_slo": dict(sorted(kinds.items()))}
+    return {**out, "group_kinds_per_slo": dict(sorted(kinds.items())),
+            "rules_ms_per_eval_per_slo": {k: round(v, 4) for k, v in sorted(per_rule.items())}}
 
 
 def _rule_counts(slogen: list[dict[str, Any]], sloth: list[dict[str, Any]], per_minute: dict[str, float],
