@@ -331,3 +331,19 @@ def test_a_kept_file_that_changes_during_the_render_is_an_error_and_nothing_is_w
     monkeypatch.setattr(render_cache, "reusable", real)
     assert _render(workspace).exit_code == 0
     assert _tree(workspace / "out") == _expected(workspace)
+
+
+def test_a_rule_file_replaced_by_a_link_to_the_same_bytes_is_not_kept(workspace: Path,
+                                                                      reused: list[set[str]]) -> None:
+    (workspace / "slos.yaml").write_text(_spec())
+    _render(workspace)
+    target = workspace / "out/rules/a.rules.yaml"
+    copy = workspace / "elsewhere.yaml"
+    copy.write_text(target.read_text())
+    target.unlink()
+    target.symlink_to(copy)
+    result = _render(workspace, "--check")
+    assert reused[-1] == {"b", "c"}
+    assert result.exit_code == 0  # --check compares the bytes only: the same
+    result = _render(workspace)
+    assert result.exit_code == 1 and "symbolic link" in result.output

@@ -28,6 +28,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -90,18 +91,24 @@ def _recorded(name: str, material: bytes) -> dict[str, str]:
     return {k: v for k, v in doc.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(doc, dict) else {}
 
 
-def _verified(root: Path, rel: str, digest: str) -> OnDisk | None:
-    """The file `root/rel` as an OnDisk when its bytes hash to `digest` (and it did not change while read)."""
+def _verified(root: Path, rel: str, digest: str, checked: set[str]) -> OnDisk | None:
+    """The file `root/rel` as an OnDisk when it is a regular file, not a link and not under one,
+    and its bytes hash to `digest` (and it did not change while read). `checked`: the directories
+    (relative to `root`) already found to hold no link: each is checked once, not per file."""
+    parent = os.path.dirname(rel)
     try:
-        check_no_links(root, rel)
-        with open(root / rel, "rb") as handle:
-            before = os.fstat(handle.fileno())
-            data = handle.read()
-            after = os.fstat(handle.fileno())
+        if parent not in checked:
+            check_no_links(root, rel)
+            checked.add(parent)
+        fd = os.open(root / rel, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        with open(fd, "rb") as handle:
+            before = os.fstat(fd)
+            data = handle.read() if stat.S_ISREG(before.st_mode) else None
+            after = os.fstat(fd)
     except (OSError, UnsafePathError):
         return None
     seen = signature(before)
-    if seen != signature(after) or hashlib.sha256(data).hexdigest() != digest:
+    if data is None or seen != signature(after) or hashlib.sha256(data).hexdigest() != digest:
         return None
     return OnDisk(rel, seen)
 
@@ -113,10 +120,11 @@ def reusable(found: Keys | None, rules_format: str, root: Path) -> dict[str, OnD
         return {}
     recorded = _recorded(found.name, found.material)
     out = {}
+    checked: set[str] = set()
     for service, key in found.services.items():
         digest = recorded.get(key)
         if digest is not None:
-            kept = _verified(root, rule_path(service, rules_format), digest)
+            kept = _verified(root, rule_path(service, rules_format), digest, checked)
             if kept is not None:
                 out[service] = kept
     return out
