@@ -98,12 +98,17 @@ def spec_not_found_message(spec_path: str) -> str | None:
 
 def load_spec(spec_path: str) -> Spec:
     """Load the spec the user meant; says on stderr when it was found in a parent directory."""
+    return load_spec_document(spec_path)[0]
+
+
+def load_spec_document(spec_path: str) -> tuple[Spec, dict[str, Any]]:
+    """`load_spec`, with the validated document its model was built from (spec.load.load_document)."""
     problem = spec_not_found_message(spec_path)
     if problem is not None:
         raise SpecNotFoundError(problem)
     if _context_meta().pop(_FOUND_ABOVE, False):
         click.echo(f"slogen: using {spec_path} ({Path(spec_path).resolve()})", err=True)
-    return spec_loader.load(spec_path)
+    return spec_loader.load_document(spec_path)
 
 
 def beside_spec(spec_path: str, path: str | None, default: str) -> str:

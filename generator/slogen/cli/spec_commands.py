@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from slogen.cli.common import beside_spec, handle_errors, load_spec, spec_option
+from slogen.cli.common import beside_spec, handle_errors, load_spec, load_spec_document, spec_option
 from slogen.conventions import RULES_FORMAT_PROMETHEUS, RULES_FORMATS
 from slogen.errors import StaleError
 from slogen.spec.lint import warnings
@@ -49,17 +49,19 @@ def render(spec_path: str, out_dir: str, check: bool, rules_format: str) -> None
     from slogen.services import render_cache
     from slogen.services.writer import check_tree, spec_key, write_tree
 
-    spec = load_spec(spec_path)
+    spec, doc = load_spec_document(spec_path)
     out_dir = beside_spec(spec_path, out_dir, ".")
     root = Path(out_dir)
-    keys = render_cache.keys(spec, rules_format)
-    reused = render_cache.reusable(keys, rules_format, root)  # unchanged services' files, as on disk
-    artifacts = render_bundle(spec, rules_format, reuse=reused)
+    keys = render_cache.keys(spec, doc, rules_format)
+    reused = render_cache.reusable(keys, rules_format, root)  # unchanged services' files, verified on disk
+    artifacts = render_bundle(spec, rules_format, skip=reused.keys())
     render_cache.remember(keys, rules_format, artifacts, reused)
+    kept = tuple(reused.values())
+    count = len(artifacts) + len(kept)
     if check:
-        differences = check_tree(artifacts, root, spec_key(spec_path, root))
+        differences = check_tree(artifacts, root, spec_key(spec_path, root), kept=kept)
         if not differences:
-            click.echo(f"{len(artifacts)} files up to date with {spec_path}")
+            click.echo(f"{count} files up to date with {spec_path}")
             return
         for d in differences:
             click.echo(f"{d.kind}: {root / d.path}")
@@ -67,8 +69,8 @@ def render(spec_path: str, out_dir: str, check: bool, rules_format: str) -> None
                 click.echo(d.diff)
         raise StaleError(f"{len(differences)} of the rendered files differ from {spec_path}; "
                          f"run 'slogen render -f {spec_path} -o {out_dir}' and commit the result")
-    report = write_tree(artifacts, root, spec_key(spec_path, root))
-    click.echo(f"rendered {len(artifacts)} files into {root}: {len(report.written)} written, "
+    report = write_tree(artifacts, root, spec_key(spec_path, root), kept=kept)
+    click.echo(f"rendered {count} files into {root}: {len(report.written)} written, "
                f"{len(report.unchanged)} unchanged, {len(report.removed)} removed")
     for path in report.written:
         click.echo(f"  wrote {path}")

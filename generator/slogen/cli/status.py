@@ -97,10 +97,18 @@ def _remote_options(func: Any) -> Any:
     return func
 
 
+def _prefetch(service: str | None, slo: str | None, url: str, timeout: float, at: float,
+              groups: tuple[tuple[str, str], ...] = ()) -> status_service.Prefetch:
+    """The read's query, sent now: Prometheus answers while the spec loads (status_service.Prefetch)."""
+    return status_service.Prefetch(url, timeout=timeout, at=at, service=service, slo=slo, group=tuple(groups))
+
+
 def _snapshot(spec: Spec, service: str | None, slo: str | None, url: str, timeout: float,
-              when: float | None, groups: tuple[tuple[str, str], ...] = ()) -> budget.Snapshot:
+              when: float | None, groups: tuple[tuple[str, str], ...] = (),
+              prefetch: status_service.Prefetch | None = None) -> budget.Snapshot:
     snapshot = status_service.read(spec, url, timeout=timeout, at=when if when is not None else time.time(),
-                                   service=service, slo=slo, group=tuple(groups), on_retry=retry_notice)
+                                   service=service, slo=slo, group=tuple(groups), on_retry=retry_notice,
+                                   prefetch=prefetch)
     for warning in snapshot.warnings:
         click.echo(f"warning: Prometheus: {warning}", err=True)
     return snapshot
@@ -160,6 +168,8 @@ def status(spec_path: str, service: str | None, slo_name: str | None, groups: tu
            when: float | None, timeout: float, prometheus_url: str, as_json: bool, watch: bool,
            interval: float) -> None:
     """Show every SLO's error budget, burn rate and deploy state (exit 0; 3 Prometheus failed)."""
+    at = when if when is not None else time.time()
+    prefetch = None if watch else _prefetch(service, slo_name, prometheus_url, timeout, at, groups)
     spec = load_spec(spec_path)
 
     def once() -> budget.Snapshot:
@@ -167,7 +177,7 @@ def status(spec_path: str, service: str | None, slo_name: str | None, groups: tu
 
     colour = colour_enabled(sys.stdout)
     if not watch:
-        snapshot = once()
+        snapshot = _snapshot(spec, service, slo_name, prometheus_url, timeout, at, groups, prefetch)
         with gcpause.paused():  # one row or JSON object per SLO: acyclic (gcpause.py)
             text = documents.dumps(documents.status_document(snapshot)) + "\n" if as_json else _render(snapshot, colour)
         click.echo(text, nl=False, color=None if as_json else colour)
@@ -251,9 +261,10 @@ def _gate(spec_path: str, service: str | None, slo_name: str | None, groups: tup
     at = when if when is not None else time.time()
     files = gate_service.GateFiles(audit_log, json_file, env.get("GITHUB_STEP_SUMMARY") or None)
     try:
+        prefetch = _prefetch(service, slo_name, prometheus_url, timeout, at, groups)
         spec = load_spec(spec_path)
         files = replace(files, dashboard=c.dashboard_url(spec.grafana.url, spec.grafana.dashboard_uid))
-        snapshot = _snapshot(spec, service, slo_name, prometheus_url, timeout, at, groups)
+        snapshot = _snapshot(spec, service, slo_name, prometheus_url, timeout, at, groups, prefetch)
     except SpecError as exc:
         for problem in exc.problems:
             click.echo(problem.render(exc.filename), err=True)

@@ -28,7 +28,8 @@ from slogen.render.artifact import Bundle
 from slogen.report.diff import truncated_diff
 from slogen.safefile import atomic_write, directory_lock
 
-__all__ = ["Difference", "Transaction", "WriteReport", "check_tree", "plan", "write_file", "write_tree"]
+__all__ = ["Difference", "OnDisk", "Transaction", "WriteReport", "check_tree", "plan", "signature", "write_file",
+           "write_tree"]
 
 DEFAULT_KEY = "slos.yaml"
 
@@ -49,6 +50,34 @@ class Difference:
     path: str
     kind: str  # "stale" (content differs), "missing" (not on disk), "extra" (owned but no longer produced)
     diff: str = ""
+
+
+@dataclass(frozen=True)
+class OnDisk:
+    """A file of the render that the disk already holds byte for byte (services/render_cache.py
+    verified its bytes against the digest of what its service renders to), with the `signature` of
+    the file it verified. The writer and `--check` neither read nor write it: they only confirm,
+    by its signature, that the file there is still the one verified."""
+
+    path: str
+    signature: tuple[int, ...]
+
+
+def signature(info: os.stat_result) -> tuple[int, ...]:
+    """Which file, and which version of it: device, inode, size, modification and change times."""
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _still(root: Path, kept: OnDisk) -> bool:
+    """Whether `root/kept.path` is still the very file verified (the same inode: not a link to it)."""
+    try:
+        return signature(os.stat(root / kept.path, follow_symlinks=False)) == kept.signature
+    except OSError:
+        return False
+
+
+def _changed_meanwhile(root: Path, rel: str) -> SlogenError:
+    return SlogenError(f"{root / rel} changed while slogen rendered; nothing was written: run it again")
 
 
 def spec_key(spec_path: str | os.PathLike[str], directory: str | os.PathLike[str]) -> str:
@@ -207,12 +236,19 @@ class Transaction:
                 atomic_write(target, change.old)
 
 
-def plan(files: Mapping[str, str], root: Path, key: str, *, scope: tuple[str, ...] | None) -> Transaction:
+def plan(files: Mapping[str, str], root: Path, key: str, *, scope: tuple[str, ...] | None,
+         kept: Iterable[OnDisk] = ()) -> Transaction:
     """Check ownership and paths for writing `files` (relative path → text) as spec `key`; writes nothing.
 
     `scope`: the top directories the spec's files live in (OUTPUT_DIRS), or () for files directly
     in `root` (a Prometheus rules directory). Manifest entries outside it are ignored.
+    `kept`: more files of the spec, already on disk as they would be written (OnDisk): they are
+    checked like the others, not read, and are unchanged unless they changed since verified
+    (then SlogenError: their text is not known here).
     """
+    on_disk = {k.path: k for k in kept}
+    if on_disk.keys() & files.keys():
+        raise SlogenError(f"refusing to write {sorted(on_disk.keys() & files.keys())[0]!r} twice (a bug in slogen)")
     if root.exists() and not root.is_dir():
         raise SlogenError(f"{root} is not a directory")
     manifests = read_manifest(root)
@@ -220,11 +256,26 @@ def plan(files: Mapping[str, str], root: Path, key: str, *, scope: tuple[str, ..
     owned = {p for p in entry if _valid_relative(p, scope)} if entry is not None else set()
     report = WriteReport()
     changes = []
-    for rel, text in sorted(files.items()):
+    everything: dict[str, str | OnDisk] = {**files, **on_disk}
+    for rel, text in sorted(everything.items()):
         if not _valid_relative(rel, scope):
             raise SlogenError(f"refusing to write {rel!r}: not a plain relative path (a bug in slogen)")
         target = root / rel
         safefile.check_no_links(root, rel)
+        if isinstance(text, OnDisk):
+            if not _still(root, text):
+                raise _changed_meanwhile(root, rel)
+            if rel not in owned:  # the same checks as below; its text is the file's (rare: read it)
+                other = next((k for k, v in sorted(manifests.items()) if k != key and rel in v), None)
+                if other is not None:
+                    raise SlogenError(f"refusing to overwrite {target}: slogen wrote it from another spec, {other} "
+                                      f"(see {root / MANIFEST_FILE}); render into another directory")
+                current = _read(target)
+                if entry is not None or current is None or header_line(current) is None:
+                    raise SlogenError(f"refusing to overwrite {target}: it was not written by slogen from {key} "
+                                      f"(not listed in {root / MANIFEST_FILE}); move it away or delete it")
+            report.unchanged.append(rel)
+            continue
         current = _read(target) if target.exists() else None
         if target.exists():
             other = next((k for k, v in sorted(manifests.items()) if k != key and rel in v), None)
@@ -243,7 +294,7 @@ def plan(files: Mapping[str, str], root: Path, key: str, *, scope: tuple[str, ..
             continue
         changes.append(Change(rel, text, current))
         report.written.append(rel)
-    for rel in sorted(owned - set(files)):
+    for rel in sorted(owned - everything.keys()):
         target = root / rel
         try:
             safefile.check_no_links(root, rel)
@@ -255,23 +306,29 @@ def plan(files: Mapping[str, str], root: Path, key: str, *, scope: tuple[str, ..
             report.removed.append(rel)
     others = {k: v for k, v in manifests.items() if k != key}
     old = _read(root / MANIFEST_FILE)
-    return Transaction(root, changes, report, old, manifest_text({**others, key: files.keys()}))
+    return Transaction(root, changes, report, old, manifest_text({**others, key: everything.keys()}))
 
 
-def write_tree(artifacts: Bundle, root: Path, key: str = DEFAULT_KEY) -> WriteReport:
-    """Write every artifact under `root` as spec `key`: all or nothing, under the directory's lock."""
+def write_tree(artifacts: Bundle, root: Path, key: str = DEFAULT_KEY, *, kept: Iterable[OnDisk] = ()) -> WriteReport:
+    """Write every artifact under `root` as spec `key`: all or nothing, under the directory's lock.
+    `kept`: the spec's other files, verified to be on disk as rendered (`plan`)."""
     files = {a.path: a.text for a in artifacts}
     with directory_lock(root):
-        transaction = plan(files, root, key, scope=OUTPUT_DIRS)
+        transaction = plan(files, root, key, scope=OUTPUT_DIRS, kept=kept)
         transaction.commit()
     return transaction.report
 
 
 def check_tree(artifacts: Bundle, root: Path, key: str = DEFAULT_KEY, *, context_lines: int = 2,
-               max_diff_lines: int = 40) -> list[Difference]:
-    """Differences between the bundle and the files under `root`; writes nothing."""
+               max_diff_lines: int = 40, kept: Iterable[OnDisk] = ()) -> list[Difference]:
+    """Differences between the bundle (and `kept`, files verified to be on disk as rendered) and the
+    files under `root`; writes nothing."""
     out = []
     produced = {a.path for a in artifacts}
+    for file in kept:
+        if not _still(root, file):
+            raise _changed_meanwhile(root, file.path)
+        produced.add(file.path)
     for artifact in artifacts:
         current = _read(root / artifact.path)
         if current is None:

@@ -130,12 +130,22 @@ def put(raw: bytes, doc: dict[str, Any]) -> None:
     if found is None:
         return
     path, material = found
-    data = {k: v for k, v in doc.items() if not (isinstance(k, str) and k.startswith("x-"))}
+    data = stored_form(doc)
     try:
         text = json.dumps(data, separators=(",", ":"))
     except (TypeError, ValueError):
         return  # an odd value just means no cache
     _write_signed(path, material, text)
+
+
+def stored_form(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document as an entry keeps it: without its top-level extension (`x-`) keys."""
+    return {k: v for k, v in doc.items() if not (isinstance(k, str) and k.startswith("x-"))}
+
+
+def enabled() -> bool:
+    """Whether there is a cache to read and write (not turned off by `SLOGEN_NO_CACHE`)."""
+    return _directory() is not None
 
 
 def fingerprint() -> bytes:

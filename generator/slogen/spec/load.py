@@ -75,12 +75,20 @@ def read_spec(path: str) -> bytes:
 
 def load(path: str) -> Spec:
     """Read and validate the spec at `path`; raises SpecError with every problem."""
+    return load_document(path)[0]
+
+
+def load_document(path: str) -> tuple[Spec, dict[str, Any]]:
+    """`load`, with the validated document the model was built from: `build(doc, source=` the
+    spec's file name `)` is the model, whether it came from the cache or was validated afresh
+    (alert windows inlined, PromQL canonical, top-level `x-` keys dropped, as the cache keeps it).
+    The document is the caller's to read, not to change."""
     raw = read_spec(path)
     with gcpause.paused():  # parsing and building create hundreds of thousands of objects (gcpause.py)
         cached = speccache.get(raw)
         if cached is not None and not _windows_file_changed(cached, path):
             try:
-                return build(cached, source=os.path.basename(path))
+                return build(cached, source=os.path.basename(path)), cached
             except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError):
                 pass  # a damaged cache entry: validate from scratch (and overwrite it below)
         try:
@@ -91,7 +99,7 @@ def load(path: str) -> Spec:
         spec, doc = _validated(text, filename=path, known=known)
         speccache.put(raw, doc)
         known.store()
-    return spec
+    return spec, speccache.stored_form(doc)
 
 
 def loads(text: str, *, filename: str = "slos.yaml") -> Spec:
