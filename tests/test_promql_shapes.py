@@ -8,6 +8,7 @@ or raise the same message as the direct parse, in either order of first use.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,47 +23,25 @@ from slogen.promql import check
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _direct_selector(text: str) -> Any:
+def _outcome(read: Callable[[str], Any], text: str) -> Any:
+    """What `read(text)` returns, or ("error", its PromQLSyntaxError's message)."""
     try:
-        return check._selector(check._parse(check.strip_comments(text)))
+        return read(text)
     except check.PromQLSyntaxError as exc:
         return ("error", str(exc))
+
+
+def _direct_selector(text: str) -> Any:
+    return check._selector(check._parse(check.strip_comments(text)))
 
 
 def _direct_canonical(text: str) -> Any:
-    try:
-        return check.render(check._selector(check._parse(check.strip_comments(text))))
-    except check.PromQLSyntaxError as exc:
-        return ("error", str(exc))
-
-
-def _shaped_canonical(text: str) -> Any:
-    try:
-        return check.canonical_selector(text)
-    except check.PromQLSyntaxError as exc:
-        return ("error", str(exc))
+    return check.render(_direct_selector(text))
 
 
 def _direct_expression(text: str) -> Any:
     clean = check.strip_comments(text)
-    try:
-        return check._parsed(clean, check._parse(clean))
-    except check.PromQLSyntaxError as exc:
-        return ("error", str(exc))
-
-
-def _shaped_selector(text: str) -> Any:
-    try:
-        return check.parse_selector(text)
-    except check.PromQLSyntaxError as exc:
-        return ("error", str(exc))
-
-
-def _shaped_expression(text: str) -> Any:
-    try:
-        return check._expression(text)
-    except check.PromQLSyntaxError as exc:
-        return ("error", str(exc))
+    return check._parsed(clean, check._parse(clean))
 
 
 def _compare(texts: list[str]) -> int:
@@ -72,12 +51,12 @@ def _compare(texts: list[str]) -> int:
         check.clear_caches()
         for text in order:
             shaped += check._shaped(check.strip_comments(text)) is not None
-            assert _shaped_selector(text) == _direct_selector(text), text
-            assert _shaped_canonical(text) == _direct_canonical(text), text
-            direct = _direct_selector(text)
+            assert _outcome(check.parse_selector, text) == _outcome(_direct_selector, text), text
+            assert _outcome(check.canonical_selector, text) == _outcome(_direct_canonical, text), text
+            direct = _outcome(_direct_selector, text)
             if isinstance(direct, check.Selector):
                 assert check.selector_text_utf8_names(text) == check.selector_utf8_names(direct), text
-            assert _shaped_expression(text) == _direct_expression(text), text
+            assert _outcome(check._expression, text) == _outcome(_direct_expression, text), text
     return shaped
 
 

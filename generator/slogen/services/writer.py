@@ -265,17 +265,11 @@ def plan(files: Mapping[str, str], root: Path, key: str, *, scope: tuple[str, ..
         if isinstance(text, OnDisk):
             if not _still(root, text):
                 raise _changed_meanwhile(root, rel)
-            if rel not in owned:  # the same checks as below; its text is the file's (rare: read it)
-                other = next((k for k, v in sorted(manifests.items()) if k != key and rel in v), None)
-                if other is not None:
-                    raise SlogenError(f"refusing to overwrite {target}: slogen wrote it from another spec, {other} "
-                                      f"(see {root / MANIFEST_FILE}); render into another directory")
-                current = _read(target)
-                if entry is not None or current is None or header_line(current) is None:
-                    raise SlogenError(f"refusing to overwrite {target}: it was not written by slogen from {key} "
-                                      f"(not listed in {root / MANIFEST_FILE}); move it away or delete it")
-            report.unchanged.append(rel)
-            continue
+            if rel in owned:
+                report.unchanged.append(rel)
+                continue
+            # Not ours yet (rare): its text is the file's, so the checks below decide whether to adopt it.
+            text = _read(target) or ""
         current = _read(target) if target.exists() else None
         if target.exists():
             other = next((k for k, v in sorted(manifests.items()) if k != key and rel in v), None)
